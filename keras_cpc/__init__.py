@@ -1,0 +1,8 @@
+"""keras_cpc: contrastive self-supervised learning (CPC, SimCLR) for Keras 3.
+
+Runs unchanged on the TensorFlow, JAX and PyTorch backends (set ``KERAS_BACKEND``).
+"""
+
+__version__ = "0.1.0"
+
+from keras_cpc import data, layers, losses, metrics, mi, models, optimizers  # noqa: E402,F401

@@ -1,0 +1,145 @@
+"""Contrastive objectives: InfoNCE, its mutual-information bound, and NT-Xent.
+
+All arithmetic runs in float32 whatever the inputs' dtype, so the losses stay finite under
+``mixed_float16`` / ``mixed_bfloat16`` even at temperature 0.05 (logits of 1/0.05 = 20 and a
+logsumexp over thousands of candidates overflow float16).
+"""
+
+import math
+
+from keras import ops
+
+
+def _static_shape(x):
+    return tuple(ops.shape(x))
+
+
+def _check_scores(scores):
+    shape = _static_shape(scores)
+    if len(shape) not in (2, 3):
+        raise ValueError(
+            "`scores` must have rank 2 (N, N) or rank 3 (B, N, N); "
+            f"received rank {len(shape)} with shape {shape}."
+        )
+    n_rows, n_cols = shape[-2], shape[-1]
+    if n_rows is not None and n_cols is not None and n_rows != n_cols:
+        raise ValueError(
+            "`scores` must be square in its last two axes (N candidates for N anchors, "
+            f"positives on the diagonal); received shape {shape}."
+        )
+    return shape
+
+
+def info_nce(scores):
+    """Per-anchor InfoNCE loss ``-log softmax(scores[i])[i]``.
+
+    Args:
+        scores: tensor of shape (N, N) with ``scores[i, j] = s(z_j, w_i)`` (the positive of
+            anchor i on the diagonal), or (B, N, N) for B independent problems (CPC scores one
+            matrix per prediction step).
+
+    Returns:
+        float32 tensor of shape (N,) or (B, N).
+
+    Example:
+        >>> import numpy as np
+        >>> loss = info_nce(np.eye(4, dtype="float32") * 10.0)  # ~0 for a perfect critic
+    """
+    _check_scores(scores)
+    scores = ops.cast(scores, "float32")
+    positives = ops.diagonal(scores, axis1=-2, axis2=-1)
+    return ops.logsumexp(scores, axis=-1) - positives
+
+
+def mi_lower_bound(scores):
+    """The InfoNCE lower bound on mutual information, ``ln N - mean(info_nce(scores))``, in nats.
+
+    It never exceeds ``ln N``: each per-anchor loss is non-negative.
+
+    Args:
+        scores: (N, N) or (B, N, N) critic scores, as for `info_nce`.
+
+    Returns:
+        float32 scalar.
+
+    Example:
+        >>> import numpy as np
+        >>> mi_lower_bound(np.zeros((8, 8), "float32"))  # 0 nats for an uninformative critic
+    """
+    shape = _check_scores(scores)
+    n = shape[-1]
+    if n is None:
+        n = ops.shape(scores)[-1]
+    log_n = ops.log(ops.cast(n, "float32"))
+    return log_n - ops.mean(info_nce(scores))
+
+
+def nt_xent_logits(z_a, z_b, temperature=0.5):
+    """Logits and positive indices of SimCLR's NT-Xent over 2N views.
+
+    Row i scores anchor i against the other 2N - 1 views: its positive (the other view of the
+    same image) and 2N - 2 negatives. The self-similarity is masked to -inf-like in float32.
+
+    Args:
+        z_a: (N, D) projections of the first views.
+        z_b: (N, D) projections of the second views.
+        temperature: positive float.
+
+    Returns:
+        ``(logits, labels)``: float32 (2N, 2N) logits and int32 (2N,) positive column indices.
+    """
+    shape_a, shape_b = _static_shape(z_a), _static_shape(z_b)
+    if len(shape_a) != 2 or len(shape_b) != 2:
+        raise ValueError(
+            "`z_a` and `z_b` must be rank 2 (batch, features); received shapes "
+            f"{shape_a} and {shape_b}."
+        )
+    if shape_a != shape_b:
+        raise ValueError(
+            f"`z_a` and `z_b` must have the same shape; received {shape_a} and {shape_b}."
+        )
+    if not temperature > 0:
+        raise ValueError(f"`temperature` must be > 0; received {temperature}.")
+    z = ops.concatenate([ops.cast(z_a, "float32"), ops.cast(z_b, "float32")], axis=0)
+    z = z / ops.sqrt(ops.maximum(ops.sum(ops.square(z), axis=-1, keepdims=True), 1e-24))
+    logits = ops.matmul(z, ops.transpose(z)) / temperature
+    two_n = ops.shape(logits)[0]
+    n = two_n // 2
+    # A finite float32 mask (never half precision): exp(-1e9) is exactly 0 in float32.
+    logits = logits - 1e9 * ops.eye(two_n, dtype="float32")
+    index = ops.arange(two_n, dtype="int32")
+    labels = ops.where(index < n, index + n, index - n)
+    return logits, labels
+
+
+def nt_xent(z_a, z_b, temperature=0.5):
+    """SimCLR's normalised-temperature cross-entropy (NT-Xent) loss.
+
+    Cosine similarities over the 2N views of N images; each of the 2N anchors has one positive
+    and 2N - 2 negatives, and the loss is averaged over the 2N anchors. This is the scale of the
+    paper's Algorithm 1 (initial value about ln(2N - 1)); the official TensorFlow code reports
+    the sum of both directions, twice this value.
+
+    Args:
+        z_a: (N, D) projections of the first views.
+        z_b: (N, D) projections of the second views (row i pairs with row i of `z_a`).
+        temperature: positive float, 0.5 for SimCLR on CIFAR-10, 0.1 on ImageNet.
+
+    Returns:
+        float32 scalar.
+
+    Example:
+        >>> import numpy as np
+        >>> z = np.random.normal(size=(8, 16)).astype("float32")
+        >>> loss = nt_xent(z, z + 0.01, temperature=0.5)
+    """
+    logits, labels = nt_xent_logits(z_a, z_b, temperature)
+    log_probs = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
+    positive = ops.take_along_axis(log_probs, ops.expand_dims(labels, -1), axis=-1)
+    return -ops.mean(positive)
+
+
+def log_num_candidates(scores):
+    """``ln N`` for an (..., N, N) score tensor, the ceiling of `mi_lower_bound`."""
+    n = _static_shape(scores)[-1]
+    return math.log(n)
