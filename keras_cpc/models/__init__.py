@@ -1,5 +1,6 @@
 """Backbones, pretrainers and task models."""
 
 from keras_cpc.models.backbone import Backbone
+from keras_cpc.models.cpc.cpc_backbone import CPCBackbone
 
-__all__ = ["Backbone"]
+__all__ = ["Backbone", "CPCBackbone"]
