@@ -1,5 +1,6 @@
 """Backbones, pretrainers and task models."""
 
 from keras_cpc.models.backbone import Backbone
+from keras_cpc.models.resnet.resnet_backbone import ResNetBackbone
 
-__all__ = ["Backbone"]
+__all__ = ["Backbone", "ResNetBackbone"]
