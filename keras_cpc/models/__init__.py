@@ -1,5 +1,7 @@
 """Backbones, pretrainers and task models."""
 
 from keras_cpc.models.backbone import Backbone
+from keras_cpc.models.cpc.cpc_backbone import CPCBackbone
+from keras_cpc.models.resnet.resnet_backbone import ResNetBackbone
 
-__all__ = ["Backbone"]
+__all__ = ["Backbone", "CPCBackbone", "ResNetBackbone"]
