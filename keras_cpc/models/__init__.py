@@ -1,5 +1,8 @@
 """Backbones, pretrainers and task models."""
 
+from keras_cpc.models.audio_classifier import AudioClassifier
 from keras_cpc.models.backbone import Backbone
+from keras_cpc.models.image_classifier import ImageClassifier
+from keras_cpc.models.task import Task
 
-__all__ = ["Backbone"]
+__all__ = ["AudioClassifier", "Backbone", "ImageClassifier", "Task"]
