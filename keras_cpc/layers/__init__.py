@@ -1,1 +1,5 @@
 """keras_cpc.layers"""
+
+from keras_cpc.layers.causal_transformer import CausalTransformer  # noqa: F401
+from keras_cpc.layers.channel_norm import ChannelNorm  # noqa: F401
+from keras_cpc.layers.cpc_encoder import CPCEncoder  # noqa: F401
