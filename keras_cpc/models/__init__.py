@@ -1,7 +1,17 @@
 """Backbones, pretrainers and task models."""
 
+from keras_cpc.models.audio_classifier import AudioClassifier
 from keras_cpc.models.backbone import Backbone
 from keras_cpc.models.cpc.cpc_backbone import CPCBackbone
+from keras_cpc.models.image_classifier import ImageClassifier
 from keras_cpc.models.resnet.resnet_backbone import ResNetBackbone
+from keras_cpc.models.task import Task
 
-__all__ = ["Backbone", "CPCBackbone", "ResNetBackbone"]
+__all__ = [
+    "AudioClassifier",
+    "Backbone",
+    "CPCBackbone",
+    "ImageClassifier",
+    "ResNetBackbone",
+    "Task",
+]
