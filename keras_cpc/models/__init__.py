@@ -2,6 +2,7 @@
 
 from keras_cpc.models.backbone import Backbone
 from keras_cpc.models.cpc.cpc_backbone import CPCBackbone
+from keras_cpc.models.cpc.cpc_pretrainer import CPCPretrainer
 from keras_cpc.models.resnet.resnet_backbone import ResNetBackbone
 
-__all__ = ["Backbone", "CPCBackbone", "ResNetBackbone"]
+__all__ = ["Backbone", "CPCBackbone", "CPCPretrainer", "ResNetBackbone"]
