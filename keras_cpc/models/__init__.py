@@ -2,5 +2,6 @@
 
 from keras_cpc.models.backbone import Backbone
 from keras_cpc.models.resnet.resnet_backbone import ResNetBackbone
+from keras_cpc.models.simclr.simclr_pretrainer import SimCLRPretrainer
 
-__all__ = ["Backbone", "ResNetBackbone"]
+__all__ = ["Backbone", "ResNetBackbone", "SimCLRPretrainer"]
