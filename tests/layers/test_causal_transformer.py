@@ -1,0 +1,23 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_cpc.layers import CausalTransformer
+
+
+def test_outputs_only_depend_on_the_past():
+    layer = CausalTransformer(dim=8, num_layers=2, num_heads=2)
+    x = np.random.default_rng(0).normal(size=(2, 6, 4)).astype("float32")
+    y = x.copy()
+    y[:, 4:] += 1.0
+    a, b = keras.ops.convert_to_numpy(layer(x)), keras.ops.convert_to_numpy(layer(y))
+    assert a.shape == (2, 6, 8)
+    np.testing.assert_allclose(a[:, :4], b[:, :4], rtol=1e-5, atol=1e-6)
+    assert np.abs(a[:, 4:] - b[:, 4:]).max() > 1e-3
+    clone = CausalTransformer.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+def test_rejects_indivisible_heads():
+    with pytest.raises(ValueError, match="divisible"):
+        CausalTransformer(dim=10, num_heads=4)
