@@ -24,17 +24,18 @@ FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)$")
 # ---- run records ------------------------------------------------------------------------------
 
 
-def exact_command():
-    """The command line that started this process, quoted so it can be pasted back.
+def exact_command(script=None, argv=None):
+    """The command line of this run, quoted so it can be pasted back.
 
-    The script path is given relative to the repository root (where the command is meant
-    to be run from) when it lies inside it.
+    ``script`` (default ``sys.argv[0]``) is given relative to the repository root (where the
+    command is meant to be run from) when it lies inside it; ``argv`` defaults to
+    ``sys.argv[1:]`` (pass the list given to ``main`` when called in-process).
     """
-    script = Path(sys.argv[0]).resolve()
+    script = Path(script or sys.argv[0]).resolve()
     root = Path(__file__).resolve().parent.parent
     if root in script.parents:
         script = script.relative_to(root)
-    parts = ["python", str(script), *sys.argv[1:]]
+    parts = ["python", str(script), *(sys.argv[1:] if argv is None else argv)]
     return " ".join(shlex.quote(part) for part in parts)
 
 

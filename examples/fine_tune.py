@@ -75,6 +75,7 @@ def AugmentedBatches(images, labels, batch_size, seed):  # noqa: N802 - PyDatase
 
 def train_and_score(classifier, data, x_val, y_val, args, steps):
     import keras
+
     from keras_cpc.optimizers.warmup_cosine import WarmupCosineDecay
 
     schedule = WarmupCosineDecay(args.learning_rate, max(steps // 20, 1), steps)
@@ -130,7 +131,7 @@ def main(argv=None):
         "epochs": args.epochs,
         "results": results,
         "backend": keras.backend.backend(),
-        "command": common.exact_command(),
+        "command": common.exact_command(__file__, argv),
     }
     common.write_json(args.output, summary)
     print()

@@ -96,6 +96,7 @@ def default_preset():
 
 
 def image_features(backbone, images, batch_size, verbose):
+    """Pooled embeddings (n, dim) float32 of uint8 images (pixel scaling is in the preset)."""
     import numpy as np
 
     features = backbone.predict(images, batch_size=batch_size, verbose=verbose)
@@ -366,7 +367,7 @@ def main(argv=None):
         "feature_dims": {k: int(v.shape[1]) for k, v in feature_sets.items()},
         "backend": keras.backend.backend(),
         "seed": args.seed,
-        "command": common.exact_command(),
+        "command": common.exact_command(__file__, argv),
     }
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)

@@ -73,6 +73,9 @@ def build_parser():
     train.add_argument("--warmup-epochs", type=float, default=1.0)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--jit-compile", default="auto", choices=("auto", "true", "false"))
+    train.add_argument(
+        "--run-eagerly", action="store_true", help="no compiled step (debugging, tiny test runs)"
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--checkpoint-dir", help="folder for the resumable checkpoint and the logs")
     out.add_argument("--save-preset", help="write the trained backbone as a preset here")
@@ -113,21 +116,23 @@ def RandomWindows(clips, window, batch_size, steps_per_epoch=None, seed=0):  # n
         def _order(self):
             reps = -(-self.steps * batch_size // len(clips))
             self.order = np.concatenate([self.rng.permutation(len(clips)) for _ in range(reps)])
-            self.offsets = self.rng.random(len(self.order))
 
         def __len__(self):
             return self.steps
 
         def __getitem__(self, index):
-            waveform = np.zeros((batch_size, window), "float32")
-            mask = np.zeros((batch_size, window), bool)
-            for row, position in enumerate(range(index * batch_size, (index + 1) * batch_size)):
-                clip = clips[self.order[position]]
-                start = int(self.offsets[position] * max(len(clip) - window, 0) + 0.5)
-                piece = clip[start : start + window]
-                waveform[row, : len(piece)] = piece
-                mask[row, : len(piece)] = True
-            return ({"waveform": waveform, "padding_mask": mask},)
+            from keras_cpc.data.windows import random_window
+
+            rows = self.order[index * batch_size : (index + 1) * batch_size]
+            # One generator per (epoch order, step): the same batch if a step is redone.
+            rng = np.random.default_rng([seed, int(self.order[0]), index])
+            pairs = [random_window(clips[row], window, rng) for row in rows]
+            return (
+                {
+                    "waveform": np.stack([w for w, _ in pairs]),
+                    "padding_mask": np.stack([m for _, m in pairs]),
+                },
+            )
 
         def on_epoch_end(self):
             self._order()
@@ -139,10 +144,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     import keras
     import numpy as np
-    from keras_cpc.models.cpc.cpc_pretrainer import CPCPretrainer
-    from keras_cpc.optimizers.warmup_cosine import WarmupCosineDecay
 
     from keras_cpc.models import CPCBackbone
+    from keras_cpc.models.cpc.cpc_pretrainer import CPCPretrainer
+    from keras_cpc.optimizers.warmup_cosine import WarmupCosineDecay
 
     keras.utils.set_random_seed(args.seed)
     print(f"Loading {args.data} ...", flush=True)
@@ -196,7 +201,9 @@ def main(argv=None):
     warmup_steps = min(int(args.warmup_epochs * steps_per_epoch), total_steps)
     schedule = WarmupCosineDecay(args.learning_rate, warmup_steps, total_steps)
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
-    pretrainer.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=jit)
+    pretrainer.compile(
+        optimizer=keras.optimizers.Adam(schedule), jit_compile=jit, run_eagerly=args.run_eagerly
+    )
 
     callbacks = common.training_callbacks(args.checkpoint_dir, args.checkpoint_dir)
     with common.Timer() as timer:
@@ -231,7 +238,7 @@ def main(argv=None):
                 "split": f"clips with index {args.heldout_indices or 'none'} held out",
                 "median_clip_seconds": float(np.median(lengths) / args.sample_rate),
             },
-            "training_command": common.exact_command(),
+            "training_command": common.exact_command(__file__, argv),
             "source_commit": common.source_version(),
             "seed": args.seed,
             "hyperparameters": hyper,

@@ -79,6 +79,9 @@ def build_parser():
     train.add_argument("--warmup-epochs", type=float, default=1.0)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--jit-compile", default="auto", choices=("auto", "true", "false"))
+    train.add_argument(
+        "--run-eagerly", action="store_true", help="no compiled step (debugging, tiny test runs)"
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--checkpoint-dir", help="folder for the resumable checkpoint and the loss logs"
@@ -150,12 +153,12 @@ class ImageBatches:
 def main(argv=None):
     args = build_parser().parse_args(argv)
     import keras
+
     from keras_cpc.layers.projection_head import ProjectionHead
     from keras_cpc.layers.simclr_augmentation import SimCLRAugmentation
+    from keras_cpc.models import ResNetBackbone
     from keras_cpc.models.simclr.simclr_pretrainer import SimCLRPretrainer
     from keras_cpc.optimizers.warmup_cosine import WarmupCosineDecay
-
-    from keras_cpc.models import ResNetBackbone
 
     keras.utils.set_random_seed(args.seed)
     size = (args.image_size, args.image_size)
@@ -206,7 +209,7 @@ def main(argv=None):
         num_classes=None if y_train is None else len(classes),
     )
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
-    pretrainer.compile(optimizer=optimizer, jit_compile=jit)
+    pretrainer.compile(optimizer=optimizer, jit_compile=jit, run_eagerly=args.run_eagerly)
 
     callbacks = common.training_callbacks(args.checkpoint_dir, args.checkpoint_dir)
     with common.Timer() as timer:
@@ -243,7 +246,7 @@ def main(argv=None):
                 f"{args.seed} (examples/common.py stratified_holdout)",
                 "classes": classes,
             },
-            "training_command": common.exact_command(),
+            "training_command": common.exact_command(__file__, argv),
             "source_commit": common.source_version(),
             "seed": args.seed,
             "hyperparameters": hyper,

@@ -73,6 +73,7 @@ CPC_TINY = [
     "--window", "800", "--kernel-sizes", "10,8,4,4", "--strides", "5,4,2,2",
     "--encoder-dim", "8", "--context-dim", "8", "--prediction-steps", "2",
     "--num-negatives", "4", "--batch-size", "4", "--learning-rate", "0.01", "--verbose", "0",
+    "--run-eagerly",
 ]  # fmt: skip
 
 
@@ -102,7 +103,8 @@ def test_pretraining_killed_midway_resumes_to_the_same_number_of_steps(tmp_path,
     assert (checkpoints / "backup" / "latest.weights.h5").exists()
 
     monkeypatch.setattr(common, "training_callbacks", original)
-    summary = pretrain.main(argv)
+    preset = tmp_path / "cpc_tiny"
+    summary = pretrain.main([*argv, "--save-preset", str(preset)])
     # Resumed from the end of epoch 2 (step 4): redoes epoch 3 and 4, 8 steps in all.
     assert summary["steps"] == 8
     rows = read_rows(checkpoints / "steps.csv")
@@ -115,28 +117,21 @@ def test_pretraining_killed_midway_resumes_to_the_same_number_of_steps(tmp_path,
     epochs = read_rows(checkpoints / "epochs.csv")
     assert [int(r["epoch"]) for r in epochs] == [0, 1, 2, 3]
 
-
-def test_pretrain_cpc_writes_a_preset_with_metadata_and_card(tmp_path):
-    needs("keras_cpc.models.cpc.cpc_pretrainer")
+    # The preset carries what its model card promises.
     from keras_cpc.models import CPCBackbone
 
-    pretrain = load_example("pretrain_cpc")
-    data = write_fsdd(tmp_path / "recordings")
-    preset = tmp_path / "cpc_tiny"
-    pretrain.main(["--data", str(data), "--epochs", "1", "--steps-per-epoch", "1",
-                   "--save-preset", str(preset), "--seed", "3", *CPC_TINY])  # fmt: skip
     metadata = json.loads((preset / "metadata.json").read_text())
     for key in ("training_command", "training_data", "seed", "hardware", "training"):
-        assert metadata[key], key
-    assert metadata["seed"] == 3
-    assert "pretrain_cpc.py" in metadata["training_command"]
+        assert metadata.get(key) is not None, key
+    assert metadata["training"]["steps"] == 8
+    assert metadata["training_command"].startswith("python examples/pretrain_cpc.py --data")
     card = (preset / "README.md").read_text()
-    assert "Exact command" in card and "Hardware" in card
+    assert "Exact command" in card and "Hardware" in card and "Seed: 0" in card
     backbone = CPCBackbone.from_preset(preset)
     assert backbone.frames_per_second == 100.0  # 8 kHz / 80 samples: 10 ms frames
 
 
-def test_linear_probe_on_image_folder_and_on_digits(tmp_path):
+def test_linear_probe_on_an_image_folder(tmp_path):
     from keras_cpc.models import ResNetBackbone
 
     probe = load_example("linear_probe")
@@ -156,11 +151,16 @@ def test_linear_probe_on_image_folder_and_on_digits(tmp_path):
     assert json.loads((out / "results.json").read_text())["summary"] == summary
     assert (out / "probe.png").stat().st_size > 1000
 
-    # The README's main job: load_digits ships with scikit-learn (no files, no network).
-    results = probe.main([str(preset), "--limit", "150", "--c-values", "1",
-                          "--output-dir", str(tmp_path / "digits"), "--quiet"])  # fmt: skip
-    (row,) = results["summary"]["accuracy"].values()
-    assert row["raw pixels"] > 0.5  # 10 classes: far above chance on real digits
+
+def test_main_job_data_ships_with_scikit_learn():
+    # The README's main job reads load_digits: real images, no files, no network.
+    common = load_example("common")
+    images, labels, classes, _ = common.load_digits_images(32)
+    assert images.shape == (1797, 32, 32, 3) and images.dtype == np.uint8
+    assert images.max() == 255 and len(classes) == 10 and set(labels) == set(range(10))
+    train, test = common.stratified_holdout(labels, 0.3, seed=0)
+    assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == 1797
+    assert abs(len(test) - 0.3 * 1797) < 10
 
 
 def test_linear_probe_on_fsdd_layout_runs_all_three_protocols(tmp_path):
@@ -184,7 +184,7 @@ def test_linear_probe_on_fsdd_layout_runs_all_three_protocols(tmp_path):
     assert "index 5-9 held out" in summary["split"]
     folds = results["details"]["digit ID, leave one speaker out"]["preset"]["fold_accuracies"]
     assert len(folds) == 2
-    assert summary["accuracy"]["speaker ID"]["MFCC mean+std"] == 1.0  # pitch differs
+    assert summary["accuracy"]["speaker ID"]["MFCC mean+std"] >= 0.8  # pitch differs; chance 0.5
     assert (out / "probe.png").exists()
 
 
