@@ -90,9 +90,10 @@ def estimate_mutual_information(
 
     Trains an `InfoNCEEstimator` with Adam on ``steps`` batches of ``batch_size`` pairs
     (x_i, y_i) taken in random order (fresh pairs while ``steps * batch_size <= num_samples``;
-    fewer samples are reused, and a critic can then overfit them), via Keras `fit` (progress bar with ``verbose``), on any backend. The
-    estimate is the InfoNCE bound ``ln N - L`` averaged over the last ``averaging_steps``
-    training steps (Poole et al. plot the same smoothed training bound). It is a lower bound
+    fewer samples are reused, and a critic can then overfit them), via Keras `fit` (progress
+    bar with ``verbose``), on any backend. The estimate is the InfoNCE bound ``ln N - L``
+    averaged over the last ``averaging_steps`` training steps (Poole et al. plot the same
+    smoothed training bound). It is a lower bound
     in expectation and can never exceed ``ln(batch_size)``: estimates of large MI need large
     batches.
 
@@ -104,7 +105,7 @@ def estimate_mutual_information(
             and is trained further (e.g. to track a changing distribution).
         batch_size: N, the pairs per batch (the candidates of each anchor).
         steps: training steps.
-        learning_rate: Adam learning rate.
+        learning_rate: Adam learning rate, or a Keras `LearningRateSchedule`.
         embedding_dim, hidden_dim, num_layers: size of the MLP critic built from a string.
         entropy_weight: beta >= 0; > 0 trains stochastic codes of x and y with the penalty
             ``beta (H^(z_x) + H^(z_y))`` and then estimates I(z_x; z_y) <= I(x; y).
@@ -148,7 +149,7 @@ def estimate_mutual_information(
     keys = ["loss", "mi_lower_bound"] + (["code_entropy"] if entropy_weight > 0 else [])
     recorder = _PerStepHistory(keys)
     batches = _RandomPairBatches(x, y, int(batch_size), steps, seed)
-    model.fit(batches, epochs=1, verbose=verbose, callbacks=[recorder])
+    model.fit(batches, epochs=1, shuffle=False, verbose=verbose, callbacks=[recorder])
     history = recorder.values
     window = averaging_steps or max(1, steps // 10)
     estimate = float(np.mean(history["mi_lower_bound"][-window:]))

@@ -47,7 +47,8 @@ class InfoNCEEstimator(keras.Model):
     Args:
         critic: a layer mapping ``(x, y)`` to (N, N) scores, e.g. `SeparableCritic`.
         entropy_weight: beta >= 0.
-        code_units: size of each stochastic code (beta > 0 only); default: the input size.
+        code_units: size of each stochastic code (beta > 0 only); default: the input size, and
+            then the code's mean starts as the identity map.
         code_kwargs: extra `StochasticCode` arguments (num_components, min_std, ...).
         seed: seed of the codes (beta > 0 only).
         **kwargs: Model arguments.
@@ -86,8 +87,12 @@ class InfoNCEEstimator(keras.Model):
             x_units = self.code_units or input_shape["x"][-1]
             y_units = self.code_units or input_shape["y"][-1]
             y_seed = None if self.seed is None else self.seed + 1
-            self.x_code = StochasticCode(x_units, seed=self.seed, name="x_code", **self.code_kwargs)
-            self.y_code = StochasticCode(y_units, seed=y_seed, name="y_code", **self.code_kwargs)
+            self.x_code = StochasticCode(
+                x_units, seed=self.seed, name="x_code", **self._code_args(x_units, input_shape["x"])
+            )
+            self.y_code = StochasticCode(
+                y_units, seed=y_seed, name="y_code", **self._code_args(y_units, input_shape["y"])
+            )
             self.x_code.build(input_shape["x"])
             self.y_code.build(input_shape["y"])
             code_shapes = (
@@ -98,6 +103,14 @@ class InfoNCEEstimator(keras.Model):
             code_shapes = (input_shape["x"], input_shape["y"])
         if not self.critic.built:
             self.critic.build(code_shapes)
+
+    def _code_args(self, units, input_shape):
+        args = dict(self.code_kwargs)
+        if units == input_shape[-1]:
+            # Start from z = x + small noise, i.e. from the plain InfoNCE problem: small betas
+            # then cost little, and the penalty alone decides how much the code compresses.
+            args.setdefault("kernel_initializer", "identity")
+        return args
 
     def call(self, inputs, training=None):
         x, y = inputs["x"], inputs["y"]

@@ -88,6 +88,7 @@ def test_entropy_weight_sweep():
             entropies.append(float(np.mean(history["code_entropy"][-steps // 10 :])))
         else:
             assert "code_entropy" not in history
+    print("bounds", bounds, "entropies", entropies)
     assert all(a > b + 0.5 for a, b in zip(entropies, entropies[1:])), entropies
     assert all(b <= a + 0.1 for a, b in zip(bounds, bounds[1:])), bounds
     assert bounds[1] > bounds[0] - 0.3, bounds  # a small beta costs little ...
