@@ -38,19 +38,32 @@ def _apply(layers, x):
 
 
 def _check_pair(inputs):
-    if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+    """Validate a pair (x, y), of tensors or of shapes; returns it as a 2-tuple."""
+
+    def is_tensor_or_shape(a):
+        if hasattr(a, "shape"):
+            return True
+        return isinstance(a, (list, tuple)) and all(d is None or isinstance(d, int) for d in a)
+
+    is_pair = (
+        isinstance(inputs, (list, tuple))
+        and len(inputs) == 2
+        and all(is_tensor_or_shape(a) for a in inputs)
+    )
+    if not is_pair:
+        received = getattr(inputs, "shape", None)
+        received = f"shape {tuple(received)}" if received is not None else type(inputs).__name__
         raise ValueError(
-            "Expected the critic's input to be a pair (x, y) of (N, Dx) and (N, Dy) tensors. "
-            f"Received {type(inputs).__name__}"
-            + (f" of length {len(inputs)}." if isinstance(inputs, (list, tuple)) else ".")
+            "Expected the critic's input to be a pair (x, y) of (..., N, Dx) and (..., N, Dy) "
+            f"tensors. Received {received}."
         )
-    x, y = inputs
-    if len(x.shape) < 2 or len(x.shape) != len(y.shape):
+    x_shape, y_shape = (tuple(getattr(a, "shape", a)) for a in inputs)
+    if len(x_shape) < 2 or len(x_shape) != len(y_shape):
         raise ValueError(
             "Expected x and y of equal rank >= 2, (..., N, Dx) and (..., N, Dy). "
-            f"Received shapes {tuple(x.shape)} and {tuple(y.shape)}."
+            f"Received shapes {x_shape} and {y_shape}."
         )
-    return x, y
+    return tuple(inputs)
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
@@ -108,6 +121,7 @@ class SeparableCritic(keras.layers.Layer):
         self.y_layers = _mlp(*args, 1000, self.dtype_policy, "y")
 
     def build(self, input_shape):
+        input_shape = _check_pair(input_shape)
         for layers, shape in zip((self.x_layers, self.y_layers), input_shape):
             for layer in layers:
                 layer.build(shape)
@@ -182,7 +196,7 @@ class ConcatCritic(keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        x_shape, y_shape = input_shape
+        x_shape, y_shape = _check_pair(input_shape)
         shape = tuple(y_shape[:-1]) + (x_shape[-2], x_shape[-1] + y_shape[-1])
         for layer in self.pair_layers:
             layer.build(shape)
