@@ -36,7 +36,7 @@ def _write_images(folder, images):
 def test_presets_table(image_preset, capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
-    assert "cli_image" in out and "CLI test preset." in out and "TinyImageBackbone" in out
+    assert "cli_image" in out and "CLI test preset." in out and "ResNetBackbone" in out
 
 
 def test_info_prints_metadata(image_preset, capsys):
