@@ -18,13 +18,19 @@ from tests.fixtures.backbones import (
 )
 
 
-@pytest.fixture
-def image_preset(tmp_path, monkeypatch):
-    folder = tmp_path / "shipped"
+@pytest.fixture(scope="module")
+def shipped_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shipped")
     backbone = tiny_image_backbone(seed=4)
     backbone.save_to_preset(folder / "cli_image", metadata={"description": "CLI test preset."})
-    monkeypatch.setenv(preset_utils.PRESETS_PATH_ENV, str(folder))
-    return backbone
+    return folder
+
+
+@pytest.fixture
+def image_preset(shipped_folder, monkeypatch):
+    """The ResNet preset 'cli_image', found by name; returns an equal backbone."""
+    monkeypatch.setenv(preset_utils.PRESETS_PATH_ENV, str(shipped_folder))
+    return tiny_image_backbone(seed=4)
 
 
 def _write_images(folder, images):

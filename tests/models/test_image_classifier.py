@@ -28,7 +28,7 @@ def _data(n=16):
 
 
 def _fit_numpy_then_tf_data(classifier):
-    images, labels = _data()
+    images, labels = _data(8)
     first = classifier.fit(images, labels, batch_size=8, epochs=1, verbose=0)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
     second = classifier.fit(dataset, epochs=1, verbose=0)
@@ -43,7 +43,7 @@ def test_fine_tune_with_fit_changes_backbone(preset):
     assert np.isfinite(losses).all()
     after = _numpy_weights(classifier.backbone)
     assert any(not np.array_equal(a, b) for a, b in zip(before, after))
-    assert classifier.predict(_data()[0], verbose=0).shape == (16, 3)
+    assert classifier.predict(_data(8)[0], verbose=0).shape == (8, 3)
 
 
 def test_freeze_backbone_leaves_backbone_weights_unchanged(preset):
