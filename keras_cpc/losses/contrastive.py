@@ -6,28 +6,57 @@ logsumexp over thousands of candidates overflow float16).
 """
 
 import math
+import numbers
 
+import numpy as np
 from keras import ops
 
 
 def _static_shape(x):
-    return tuple(ops.shape(x))
+    """The static shape of ``x`` as a tuple of ints / None (None where only known at run time)."""
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        shape = np.shape(x)
+    dims = []
+    for dim in shape:
+        # TensorShape dims and torch sizes become ints; unknown (traced) dims become None.
+        try:
+            dims.append(None if dim is None else int(dim))
+        except TypeError:
+            dims.append(None)
+    return tuple(dims)
+
+
+def _as_tensor(x):
+    # Python lists get converted; numpy arrays and backend tensors pass through.
+    if not hasattr(x, "shape"):
+        x = ops.convert_to_tensor(x)
+    return x
 
 
 def _check_scores(scores):
     shape = _static_shape(scores)
     if len(shape) not in (2, 3):
         raise ValueError(
-            "`scores` must have rank 2 (N, N) or rank 3 (B, N, N); "
-            f"received rank {len(shape)} with shape {shape}."
+            "Expected `scores` of rank 2 (N, N) or rank 3 (B, N, N) with the positives on the "
+            f"diagonal. Received rank {len(shape)} with shape {shape}."
         )
     n_rows, n_cols = shape[-2], shape[-1]
     if n_rows is not None and n_cols is not None and n_rows != n_cols:
         raise ValueError(
-            "`scores` must be square in its last two axes (N candidates for N anchors, "
-            f"positives on the diagonal); received shape {shape}."
+            "Expected `scores` square in its last two axes (N candidates for N anchors, "
+            f"positives on the diagonal). Received shape {shape}."
         )
+    if n_cols == 0:
+        raise ValueError(f"Expected at least one candidate in `scores`. Received shape {shape}.")
     return shape
+
+
+def _check_temperature(temperature):
+    # Tensors (e.g. a learned temperature) cannot be checked eagerly inside a traced step.
+    if isinstance(temperature, (numbers.Real, np.ndarray)) and np.ndim(temperature) == 0:
+        if not float(temperature) > 0:
+            raise ValueError(f"Expected `temperature` > 0. Received temperature={temperature}.")
 
 
 def info_nce(scores):
@@ -36,15 +65,16 @@ def info_nce(scores):
     Args:
         scores: tensor of shape (N, N) with ``scores[i, j] = s(z_j, w_i)`` (the positive of
             anchor i on the diagonal), or (B, N, N) for B independent problems (CPC scores one
-            matrix per prediction step).
+            matrix per prediction step). Any float dtype; computed in float32.
 
     Returns:
-        float32 tensor of shape (N,) or (B, N).
+        float32 tensor of shape (N,) or (B, N), each entry >= 0.
 
     Example:
         >>> import numpy as np
         >>> loss = info_nce(np.eye(4, dtype="float32") * 10.0)  # ~0 for a perfect critic
     """
+    scores = _as_tensor(scores)
     _check_scores(scores)
     scores = ops.cast(scores, "float32")
     positives = ops.diagonal(scores, axis1=-2, axis2=-1)
@@ -66,6 +96,7 @@ def mi_lower_bound(scores):
         >>> import numpy as np
         >>> mi_lower_bound(np.zeros((8, 8), "float32"))  # 0 nats for an uninformative critic
     """
+    scores = _as_tensor(scores)
     shape = _check_scores(scores)
     n = shape[-1]
     if n is None:
@@ -77,8 +108,52 @@ def mi_lower_bound(scores):
 def nt_xent_logits(z_a, z_b, temperature=0.5):
     """Logits and positive indices of SimCLR's NT-Xent over 2N views.
 
-    Row i scores anchor i against the other 2N - 1 views: its positive (the other view of the
-    same image) and 2N - 2 negatives. The self-similarity is masked to -inf-like in float32.
+    Row i scores anchor i against all 2N views: its positive (the other view of the same image),
+    2N - 2 negatives, and itself, masked out by subtracting 1e9 in float32 (exp underflows to
+    exactly 0, so the softmax is over the 2N - 1 others; never a half-precision mask).
+
+    Args:
+        z_a: (N, D) projections of the first views.
+        z_b: (N, D) projections of the second views (row i pairs with row i of `z_a`).
+        temperature: positive float.
+
+    Returns:
+        ``(logits, labels)``: float32 (2N, 2N) logits over the views ``concat([z_a, z_b])``
+        and int32 (2N,) positive column indices (``i + N`` for ``i < N``, else ``i - N``).
+
+    Example:
+        >>> import numpy as np
+        >>> z = np.random.normal(size=(4, 8)).astype("float32")
+        >>> logits, labels = nt_xent_logits(z, z, temperature=0.1)  # (8, 8), (8,)
+    """
+    z_a, z_b = _as_tensor(z_a), _as_tensor(z_b)
+    shape_a, shape_b = _static_shape(z_a), _static_shape(z_b)
+    if len(shape_a) != 2 or len(shape_b) != 2:
+        raise ValueError(
+            "Expected `z_a` and `z_b` of rank 2 (batch, features). Received shapes "
+            f"{shape_a} and {shape_b}."
+        )
+    compatible = all(a is None or b is None or a == b for a, b in zip(shape_a, shape_b))
+    if not compatible:
+        raise ValueError(
+            "Expected `z_a` and `z_b` of the same shape (row i of each are two views of one "
+            f"example). Received {shape_a} and {shape_b}."
+        )
+    _check_temperature(temperature)
+    z = ops.concatenate([ops.cast(z_a, "float32"), ops.cast(z_b, "float32")], axis=0)
+    # Cosine similarity; the clamp keeps an all-zero projection finite (0 instead of NaN).
+    z = z * ops.rsqrt(ops.maximum(ops.sum(ops.square(z), axis=-1, keepdims=True), 1e-24))
+    logits = ops.matmul(z, ops.transpose(z)) / ops.cast(temperature, "float32")
+    two_n = ops.shape(logits)[0]
+    n = two_n // 2
+    logits = logits - 1e9 * ops.eye(two_n, dtype="float32")
+    index = ops.arange(two_n, dtype="int32")
+    labels = ops.where(index < n, index + n, index - n)
+    return logits, labels
+
+
+def nt_xent_per_anchor(z_a, z_b, temperature=0.5):
+    """NT-Xent loss of each of the 2N anchors, float32 (2N,); `nt_xent` is its mean.
 
     Args:
         z_a: (N, D) projections of the first views.
@@ -86,30 +161,16 @@ def nt_xent_logits(z_a, z_b, temperature=0.5):
         temperature: positive float.
 
     Returns:
-        ``(logits, labels)``: float32 (2N, 2N) logits and int32 (2N,) positive column indices.
+        float32 (2N,) per-anchor losses, ``-log softmax(logits[i])[labels[i]]``.
     """
-    shape_a, shape_b = _static_shape(z_a), _static_shape(z_b)
-    if len(shape_a) != 2 or len(shape_b) != 2:
-        raise ValueError(
-            "`z_a` and `z_b` must be rank 2 (batch, features); received shapes "
-            f"{shape_a} and {shape_b}."
-        )
-    if shape_a != shape_b:
-        raise ValueError(
-            f"`z_a` and `z_b` must have the same shape; received {shape_a} and {shape_b}."
-        )
-    if not temperature > 0:
-        raise ValueError(f"`temperature` must be > 0; received {temperature}.")
-    z = ops.concatenate([ops.cast(z_a, "float32"), ops.cast(z_b, "float32")], axis=0)
-    z = z / ops.sqrt(ops.maximum(ops.sum(ops.square(z), axis=-1, keepdims=True), 1e-24))
-    logits = ops.matmul(z, ops.transpose(z)) / temperature
-    two_n = ops.shape(logits)[0]
-    n = two_n // 2
-    # A finite float32 mask (never half precision): exp(-1e9) is exactly 0 in float32.
-    logits = logits - 1e9 * ops.eye(two_n, dtype="float32")
-    index = ops.arange(two_n, dtype="int32")
-    labels = ops.where(index < n, index + n, index - n)
-    return logits, labels
+    logits, labels = nt_xent_logits(z_a, z_b, temperature)
+    return _cross_entropy_at(logits, labels)
+
+
+def _cross_entropy_at(logits, labels):
+    log_norm = ops.logsumexp(logits, axis=-1)
+    positive = ops.take_along_axis(logits, ops.expand_dims(labels, -1), axis=-1)
+    return log_norm - ops.squeeze(positive, -1)
 
 
 def nt_xent(z_a, z_b, temperature=0.5):
@@ -133,10 +194,7 @@ def nt_xent(z_a, z_b, temperature=0.5):
         >>> z = np.random.normal(size=(8, 16)).astype("float32")
         >>> loss = nt_xent(z, z + 0.01, temperature=0.5)
     """
-    logits, labels = nt_xent_logits(z_a, z_b, temperature)
-    log_probs = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
-    positive = ops.take_along_axis(log_probs, ops.expand_dims(labels, -1), axis=-1)
-    return -ops.mean(positive)
+    return ops.mean(nt_xent_per_anchor(z_a, z_b, temperature))
 
 
 def log_num_candidates(scores):

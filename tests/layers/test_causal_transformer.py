@@ -6,12 +6,13 @@ from keras_cpc.layers import CausalTransformer
 
 
 def test_outputs_only_depend_on_the_past():
-    layer = CausalTransformer(dim=8, num_layers=2, num_heads=2)
-    x = np.random.default_rng(0).normal(size=(2, 6, 4)).astype("float32")
+    # (Also covered through CPCBackbone's causality test; kept tiny.)
+    layer = CausalTransformer(dim=4, num_layers=1, num_heads=1)
+    x = np.random.default_rng(0).normal(size=(1, 6, 4)).astype("float32")
     y = x.copy()
     y[:, 4:] += 1.0
     a, b = keras.ops.convert_to_numpy(layer(x)), keras.ops.convert_to_numpy(layer(y))
-    assert a.shape == (2, 6, 8)
+    assert a.shape == (1, 6, 4)
     np.testing.assert_allclose(a[:, :4], b[:, :4], rtol=1e-5, atol=1e-6)
     assert np.abs(a[:, 4:] - b[:, 4:]).max() > 1e-3
     clone = CausalTransformer.from_config(layer.get_config())

@@ -8,15 +8,15 @@ from tests.helpers import assert_matches_golden, set_deterministic_weights
 CONTEXTS = ["gru", "lstm", "transformer"]
 
 
-def tiny_backbone(context_network="gru", normalization="channel", **kwargs):
+def tiny_backbone(context_network="gru", normalization="layer", **kwargs):
     # 40 samples per frame; receptive field 105 samples.
     config = dict(
         kernel_sizes=(10, 8, 4),
         strides=(5, 4, 2),
-        encoder_dim=8,
+        encoder_dim=16,
         normalization=normalization,
         context_network=context_network,
-        context_dim=8,
+        context_dim=16,
         context_heads=2,
         sample_rate=8000,
     )
@@ -46,7 +46,7 @@ def test_forward_is_causal_and_matches_golden(context_network):
     set_deterministic_weights(backbone, seed=3)
     x = np.sin(np.linspace(0, 160, 800))[None].astype("float32") * np.array([[1.0], [0.5]], "f")
     out = backbone.encode(x)
-    assert tuple(out["z"].shape) == (2, 20, 8)
+    assert tuple(out["z"].shape) == (2, 20, 16)
     assert_matches_golden(
         f"cpc_backbone_{context_network}",
         {k: out[k] for k in ("z", "c", "embedding")},
@@ -63,12 +63,9 @@ def test_forward_is_causal_and_matches_golden(context_network):
     assert np.abs(cx[:, t + 1 :] - cy[:, t + 1 :]).max() > 1e-4
 
 
-@pytest.mark.parametrize(
-    "context_network,normalization",
-    [("gru", "channel"), ("lstm", "none"), ("transformer", "layer")],
-)
-def test_padded_batch_matches_single_clip(context_network, normalization):
-    backbone = tiny_backbone(context_network, normalization)
+def test_padded_batch_matches_single_clip():
+    # Channel norm and a recurrent context: the padding must not leak into real frames.
+    backbone = tiny_backbone("gru", "channel")
     rng = np.random.default_rng(1)
     clip = rng.normal(size=(613,)).astype("float32")
     other = rng.normal(size=(800,)).astype("float32")
@@ -98,7 +95,7 @@ def test_padded_batch_matches_single_clip(context_network, normalization):
     )
 
 
-@pytest.mark.parametrize("context_network", CONTEXTS)
+@pytest.mark.parametrize("context_network", ["gru", "transformer"])
 def test_serialization_roundtrip(context_network, tmp_path):
     backbone = tiny_backbone(context_network)
     x = np.random.default_rng(2).normal(size=(2, 800)).astype("float32")

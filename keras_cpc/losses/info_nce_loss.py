@@ -1,0 +1,41 @@
+"""`InfoNCE` as a Keras `Loss` for `compile`."""
+
+import keras
+
+from keras_cpc.losses.contrastive import info_nce
+
+
+@keras.saving.register_keras_serializable(package="keras_cpc")
+class InfoNCE(keras.losses.Loss):
+    """InfoNCE loss on a matrix of critic scores, for `model.compile(loss=InfoNCE())`.
+
+    The model's output is the score matrix: (N, N) with ``scores[i, j] = s(z_j, w_i)`` and the
+    positives on the diagonal, or (B, N, N). ``y_true`` is ignored (pass anything, e.g. zeros);
+    the per-anchor losses of `info_nce` are reduced by ``reduction`` (mean by default), so the
+    value is ``ln N - mi_lower_bound(scores)``.
+
+    Args:
+        reduction: Keras reduction over the per-anchor losses, default "sum_over_batch_size".
+        name: loss name.
+        dtype: dtype of the loss computation, float32 by default (also under mixed precision).
+
+    Example:
+        >>> import numpy as np
+        >>> loss = InfoNCE()
+        >>> value = loss(None, np.eye(4, dtype="float32"))
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="info_nce", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        # The labels are implied by the layout (positives on the diagonal); None is allowed.
+        if y_true is None:
+            y_true = 0.0
+        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+
+    def call(self, y_true, y_pred):
+        return info_nce(y_pred)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction, "dtype": self.dtype}

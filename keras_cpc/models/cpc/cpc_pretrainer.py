@@ -1,0 +1,314 @@
+"""CPCPretrainer: K-step InfoNCE over a CPCBackbone's frame codes and context."""
+
+import keras
+from keras import ops
+
+from keras_cpc.layers.causal_transformer import CausalTransformer
+from keras_cpc.layers.stochastic_code import StochasticCode
+from keras_cpc.metrics import ContrastiveAccuracy, MILowerBound
+
+NEGATIVE_SAMPLING = ("batch", "same_sequence")
+PREDICTORS = ("linear", "transformer")
+SCORES = ("dot", "mean")
+# Finite float32 mask value: exp(-1e9 - max) is exactly 0, so masked candidates drop out.
+_MASKED = -1e9
+
+
+def _is_concrete(x):
+    # True when `x` holds values (eager TF / torch / JAX outside jit). Traced values (tf.function,
+    # jax.jit) cannot be inspected, so data-dependent checks only run eagerly.
+    try:
+        ops.convert_to_numpy(x)
+        return True
+    except Exception:
+        return False
+
+
+@keras.saving.register_keras_serializable(package="keras_cpc")
+class CPCPretrainer(keras.Model):
+    """Contrastive Predictive Coding objective around a `CPCBackbone`.
+
+    For every context position t and step k = 1..K, the predictor maps c_t to a prediction
+    p_{t,k} (the paper's linear W_k c_t, or a small causal Transformer per k as in CPC_audio)
+    and scores the true future frame z_{t+k} against ``num_negatives`` frames drawn from the
+    batch: ``s = z^T p_{t,k}`` (``score="dot"``, the paper) or that divided by the code size
+    (``score="mean"``, CPC_audio). The loss is InfoNCE (cross-entropy of picking the positive,
+    the positive in column 0 of each score row) averaged over the valid (t, k) pairs of each
+    step and summed over steps, as in the paper and CPC_audio.
+
+    Valid pairs and candidates: (t, k) counts only when frame t + k is a real frame of the
+    clip (so short clips use whatever pairs they have); negatives are drawn uniformly from
+    real frames only (``"batch"``: all clips of the batch, ``"same_sequence"``: the anchor's
+    own clip), shared over k as in CPC_audio, and a drawn negative that is the positive frame
+    itself is masked out (then that row has fewer candidates, and the MI bound uses the true
+    count). A batch without any valid pair raises ValueError when it can be seen (eager
+    execution or a static number of frames < 2); inside a compiled step it gives loss 0.
+
+    Metrics in ``fit``: ``loss``; ``mi_lower_bound``, the running mean over valid pairs of
+    ``ln(num_candidates) - InfoNCE`` in nats (the mean bound over k); ``accuracy_k{k}`` for the
+    steps in ``accuracy_steps``; ``code_entropy`` when ``entropy_weight > 0``.
+
+    Explicit negatives: pass ``{"waveform", ["padding_mask",] "negative_indices"}`` with
+    integer ``negative_indices`` (batch, frames, num_negatives) indexing the flattened
+    (batch * frames) frames: then nothing is random and every backend computes the same loss.
+
+    Args:
+        backbone: a `CPCBackbone`.
+        prediction_steps: K, the number of future frames predicted (paper 12).
+        num_negatives: negatives per anchor (CPC_audio 128).
+        negative_sampling: ``"batch"`` or ``"same_sequence"``.
+        predictor: ``"linear"`` (one W_k per step, no bias) or ``"transformer"``.
+        predictor_heads: attention heads of the Transformer predictor.
+        score: ``"dot"`` or ``"mean"`` (dot product divided by the code size).
+        entropy_weight: beta of the entropy-regularised objective; 0 (default) is plain
+            InfoNCE and creates no extra layer. With beta > 0 the frame codes and the context
+            pass through `StochasticCode` layers and ``beta * (H(z) + H(c))`` is added.
+        accuracy_steps: steps k whose accuracy is reported; default ``(1, K // 2, K)``.
+        seed: seed of the negative sampler.
+
+    Example:
+        >>> backbone = CPCBackbone(encoder_dim=64, context_dim=32)
+        >>> pretrainer = CPCPretrainer(backbone, prediction_steps=4, num_negatives=16)
+        >>> pretrainer.compile(optimizer=keras.optimizers.Adam(2e-4))
+        >>> pretrainer.fit(np.random.normal(size=(16, 3200)).astype("float32"), epochs=1)
+    """
+
+    def __init__(
+        self,
+        backbone,
+        prediction_steps=12,
+        num_negatives=128,
+        negative_sampling="batch",
+        predictor="linear",
+        predictor_heads=4,
+        score="dot",
+        entropy_weight=0.0,
+        accuracy_steps=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(prediction_steps) < 1:
+            raise ValueError(f"`prediction_steps` must be >= 1; received {prediction_steps}.")
+        if int(num_negatives) < 1:
+            raise ValueError(f"`num_negatives` must be >= 1; received {num_negatives}.")
+        if negative_sampling not in NEGATIVE_SAMPLING:
+            raise ValueError(
+                f"`negative_sampling` must be one of {NEGATIVE_SAMPLING}; "
+                f"received {negative_sampling!r}."
+            )
+        if predictor not in PREDICTORS:
+            raise ValueError(f"`predictor` must be one of {PREDICTORS}; received {predictor!r}.")
+        if score not in SCORES:
+            raise ValueError(f"`score` must be one of {SCORES}; received {score!r}.")
+        if not entropy_weight >= 0:
+            raise ValueError(f"`entropy_weight` must be >= 0; received {entropy_weight}.")
+        self.backbone = backbone
+        self.prediction_steps = int(prediction_steps)
+        self.num_negatives = int(num_negatives)
+        self.negative_sampling = negative_sampling
+        self.predictor = predictor
+        self.predictor_heads = int(predictor_heads)
+        self.score = score
+        self.entropy_weight = float(entropy_weight)
+        self.seed = seed
+        K = self.prediction_steps
+        if accuracy_steps is None:
+            accuracy_steps = sorted({1, max(K // 2, 1), K})
+        accuracy_steps = [int(k) for k in accuracy_steps]
+        if any(not 1 <= k <= K for k in accuracy_steps):
+            raise ValueError(f"`accuracy_steps` must lie in [1, {K}]; received {accuracy_steps}.")
+        self.accuracy_steps = accuracy_steps
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+        code_dim, context_dim = backbone.encoder_dim, backbone.context_dim
+        if predictor == "linear":
+            # All W_k in one kernel (context_dim, K * code_dim): one matmul for every step.
+            self.predictors = [
+                keras.layers.Dense(K * code_dim, use_bias=False, name="predictor_linear")
+            ]
+            self.predictors[0].build((None, None, context_dim))
+        else:
+            self.predictors = []
+            for k in range(1, K + 1):
+                transformer = CausalTransformer(
+                    context_dim,
+                    num_layers=1,
+                    num_heads=self.predictor_heads,
+                    name=f"predictor{k}_transformer",
+                )
+                transformer.build((None, None, context_dim))
+                projection = keras.layers.Dense(
+                    code_dim, use_bias=False, name=f"predictor{k}_projection"
+                )
+                projection.build((None, None, context_dim))
+                self.predictors.append((transformer, projection))
+        self.target_code = self.context_code = None
+        if self.entropy_weight > 0:
+            self.target_code = StochasticCode(code_dim, seed=seed, name="target_code")
+            self.target_code.build((None, None, code_dim))
+            self.context_code = StochasticCode(context_dim, seed=seed, name="context_code")
+            self.context_code.build((None, None, context_dim))
+            self.code_entropy_tracker = keras.metrics.Mean(name="code_entropy")
+        self.mi_tracker = MILowerBound(name="mi_lower_bound")
+        self.accuracy_trackers = [
+            ContrastiveAccuracy(name=f"accuracy_k{k}") for k in self.accuracy_steps
+        ]
+        self.built = True
+
+    # ---- forward: scores ---------------------------------------------------------------------
+    def _predict_future(self, c):
+        batch, frames = ops.shape(c)[0], ops.shape(c)[1]
+        code_dim = self.backbone.encoder_dim
+        if self.predictor == "linear":
+            p = self.predictors[0](c)
+            return ops.reshape(p, (batch, frames, self.prediction_steps, code_dim))
+        outputs = [projection(transformer(c)) for transformer, projection in self.predictors]
+        return ops.stack(outputs, axis=2)
+
+    def _sample_negatives(self, frame_lengths, frames):
+        batch = ops.shape(frame_lengths)[0]
+        shape = (batch, frames, self.num_negatives)
+        u = keras.random.uniform(shape, seed=self.seed_generator)
+        lengths = ops.cast(frame_lengths, "int32")
+        if self.negative_sampling == "same_sequence":
+            upper = ops.maximum(lengths, 1)[:, None, None]
+            rank = ops.minimum(ops.cast(u * ops.cast(upper, "float32"), "int32"), upper - 1)
+            owner = ops.arange(batch, dtype="int32")[:, None, None]
+            return owner * frames + rank
+        # Uniform over the real frames of the whole batch: draw a rank among them, then find
+        # its clip (number of clip ends <= rank) and its offset inside that clip.
+        ends = ops.cumsum(lengths)
+        total = ops.maximum(ends[-1], 1)
+        rank = ops.minimum(ops.cast(u * ops.cast(total, "float32"), "int32"), total - 1)
+        owner = ops.sum(ops.cast(rank[..., None] >= ends, "int32"), axis=-1)
+        starts = ends - lengths
+        offset = rank - ops.take(starts, owner)
+        return owner * frames + offset
+
+    def call(self, inputs, training=None):
+        """Scores of every (t, k) anchor: ``{"scores", "pair_mask", "candidate_mask", ...}``.
+
+        ``scores`` (batch, frames, K, 1 + num_negatives) float32 with the positive in column
+        0 (masked candidates hold -1e9); ``pair_mask`` (batch, frames, K) marks valid (t, k);
+        ``candidate_mask`` (batch, frames, K, 1 + num_negatives) marks the real candidates.
+        """
+        negative_indices = None
+        if isinstance(inputs, dict) and "negative_indices" in inputs:
+            inputs = dict(inputs)
+            negative_indices = inputs.pop("negative_indices")
+        outputs = self.backbone.encode(inputs, training=training)
+        z, c, frame_mask = outputs["z"], outputs["c"], outputs["frame_mask"]
+        frames = z.shape[1]
+        if frames is not None and frames < 2:
+            raise ValueError(
+                "CPC needs clips of at least 2 frames (one context frame and one future "
+                f"frame); these clips give {frames} frame(s). Use clips of at least "
+                f"{2 * self.backbone.samples_per_frame} samples or so "
+                f"(backbone.num_frames(n) >= 2)."
+            )
+        result = {}
+        if self.entropy_weight > 0:
+            z, h_z = self.target_code(z, training=training)
+            c, h_c = self.context_code(c, training=training)
+            result["code_entropy"] = h_z + h_c
+        z = ops.cast(z, "float32")
+        batch, frames, code_dim = ops.shape(z)[0], ops.shape(z)[1], ops.shape(z)[2]
+        K = self.prediction_steps
+        predictions = ops.cast(self._predict_future(c), "float32")  # (B, T, K, C)
+
+        frame_lengths = ops.sum(ops.cast(frame_mask, "int32"), axis=1)
+        t = ops.arange(frames, dtype="int32")[:, None]
+        k = ops.arange(1, K + 1, dtype="int32")[None, :]
+        future = t + k  # (T, K)
+        pair_mask = future[None] < frame_lengths[:, None, None]  # (B, T, K)
+        future = ops.minimum(future, frames - 1)
+        positives = ops.take(z, ops.reshape(future, (-1,)), axis=1)
+        positives = ops.reshape(positives, (batch, frames, K, code_dim))
+        positive_scores = ops.sum(predictions * positives, axis=-1)  # (B, T, K)
+
+        if negative_indices is None:
+            negative_indices = self._sample_negatives(frame_lengths, frames)
+        negative_indices = ops.cast(negative_indices, "int32")
+        flat_z = ops.reshape(z, (-1, code_dim))
+        negatives = ops.take(flat_z, negative_indices, axis=0)  # (B, T, N, C)
+        negative_scores = ops.einsum("btkc,btnc->btkn", predictions, negatives)
+
+        # Real candidates: a negative must be a real frame and not the positive itself.
+        flat_valid = ops.reshape(frame_mask, (-1,))
+        negative_valid = ops.take(flat_valid, negative_indices, axis=0)[:, :, None, :]
+        owner = ops.arange(batch, dtype="int32")[:, None, None]
+        positive_flat = owner * frames + future[None]  # (B, T, K)
+        negative_valid = ops.logical_and(
+            negative_valid, ops.not_equal(negative_indices[:, :, None, :], positive_flat[..., None])
+        )
+        scores = ops.concatenate([positive_scores[..., None], negative_scores], axis=-1)
+        candidate_mask = ops.concatenate(
+            [ops.ones_like(negative_valid[..., :1]), negative_valid], axis=-1
+        )
+        if self.score == "mean":
+            scores = scores / ops.cast(code_dim, "float32")
+        scores = ops.where(candidate_mask, scores, _MASKED)
+        result.update({"scores": scores, "pair_mask": pair_mask, "candidate_mask": candidate_mask})
+        return result
+
+    # ---- objective ---------------------------------------------------------------------------
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        scores, pair_mask = y_pred["scores"], y_pred["pair_mask"]
+        # InfoNCE with the positive in column 0: -log softmax(scores)[0], float32.
+        per_pair = ops.logsumexp(scores, axis=-1) - scores[..., 0]  # (B, T, K)
+        weights = ops.cast(pair_mask, "float32")
+        if sample_weight is not None:
+            weights = weights * ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1, 1))
+        num_valid = ops.sum(ops.cast(pair_mask, "int32"))
+        if _is_concrete(num_valid) and int(ops.convert_to_numpy(num_valid)) == 0:
+            raise ValueError(
+                "This batch has no valid (t, k) pair: every clip has at most 1 real frame, so "
+                "no future frame can be predicted. Drop or lengthen clips shorter than "
+                f"{2 * self.backbone.samples_per_frame} samples or so "
+                "(backbone.num_frames(n) must be >= 2)."
+            )
+        per_step_weight = ops.sum(weights, axis=(0, 1))  # (K,)
+        per_step_loss = ops.divide_no_nan(ops.sum(per_pair * weights, axis=(0, 1)), per_step_weight)
+        loss = ops.sum(per_step_loss)
+        if self.entropy_weight > 0:
+            loss = loss + self.entropy_weight * y_pred["code_entropy"]
+            self.code_entropy_tracker.update_state(y_pred["code_entropy"])
+
+        num_candidates = ops.sum(ops.cast(y_pred["candidate_mask"], "float32"), axis=-1)
+        self.mi_tracker.update_state(per_pair, num_candidates, sample_weight=weights)
+        columns = ops.shape(scores)[-1]
+        for k, tracker in zip(self.accuracy_steps, self.accuracy_trackers):
+            logits = ops.reshape(scores[:, :, k - 1], (-1, columns))
+            labels = ops.zeros((ops.shape(logits)[0],), dtype="int32")
+            tracker.update_state(
+                logits, labels, sample_weight=ops.reshape(weights[:, :, k - 1], (-1,))
+            )
+        # Regularisation losses of the layers (kernel_regularizer, ...), if any.
+        for extra in self.losses:
+            loss = loss + ops.cast(extra, "float32")
+        return loss
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "backbone": keras.saving.serialize_keras_object(self.backbone),
+                "prediction_steps": self.prediction_steps,
+                "num_negatives": self.num_negatives,
+                "negative_sampling": self.negative_sampling,
+                "predictor": self.predictor,
+                "predictor_heads": self.predictor_heads,
+                "score": self.score,
+                "entropy_weight": self.entropy_weight,
+                "accuracy_steps": list(self.accuracy_steps),
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
