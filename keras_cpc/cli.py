@@ -69,15 +69,11 @@ def _load_images(paths, backbone):
 
 
 def _load_audio(paths, backbone):
-    import soundfile
+    from keras_cpc.data import load_audio
+    from keras_cpc.models.audio_classifier import batch_waveforms
 
-    from keras_cpc.models.audio_classifier import batch_waveforms, resample_waveform
-
-    clips = []
-    for p in paths:
-        data, rate = soundfile.read(p, dtype="float32", always_2d=True)
-        # Down-mix to mono, then bring every file to the preset's rate before padding.
-        clips.append(resample_waveform(data.mean(axis=1), rate, backbone.sample_rate))
+    # Down-mixed to mono and resampled to the preset's rate file by file, then right-padded.
+    clips = [load_audio(p, sample_rate=backbone.sample_rate)[0] for p in paths]
     return batch_waveforms(
         clips,
         backbone.sample_rate,

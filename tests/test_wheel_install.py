@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.fixtures.backbones import image_batch, tiny_image_backbone
+from tests.fixtures.backbones import audio_batch, tiny_audio_backbone
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE_FILES = ("keras_cpc", "presets", "pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
@@ -46,7 +46,7 @@ def test_wheel_in_fresh_venv_loads_preset_by_name(tmp_path):
             shutil.copytree(origin, source / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif origin.exists():
             shutil.copy2(origin, source / name)
-    backbone = tiny_image_backbone(seed=11)
+    backbone = tiny_audio_backbone(seed=11)
     backbone.save_to_preset(
         source / "presets" / PRESET_NAME, metadata={"description": "Wheel test preset."}
     )
@@ -92,8 +92,7 @@ def test_wheel_in_fresh_venv_loads_preset_by_name(tmp_path):
     )
     assert (venv / "bin" / "keras-cpc").is_file()
 
-    images = image_batch(2, seed=3)
-    np.save(tmp_path / "images.npy", images)
+    waveforms = audio_batch(2, samples=400, seed=3)
     script = textwrap.dedent(
         f"""
         import json, sys
@@ -102,14 +101,14 @@ def test_wheel_in_fresh_venv_loads_preset_by_name(tmp_path):
         from keras_cpc.cli import main
         from keras_cpc.models import Backbone
         backbone = Backbone.from_preset("{PRESET_NAME}")
-        out = np.asarray(backbone.predict(np.load("images.npy"), verbose=0)).tolist()
+        out = np.asarray(backbone.predict(np.load("inputs.npy"), verbose=0)).tolist()
         main(["presets"])
         print(json.dumps({{"file": keras_cpc.__file__, "out": out}}))
         """
     )
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    (outside / "images.npy").write_bytes((tmp_path / "images.npy").read_bytes())
+    np.save(outside / "inputs.npy", waveforms)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_CPC_PRESETS_PATH")}
     env["KERAS_BACKEND"] = keras.backend.backend()
     stdout = _run([str(python), "-c", script], cwd=outside, env=env)
@@ -117,5 +116,5 @@ def test_wheel_in_fresh_venv_loads_preset_by_name(tmp_path):
     payload = json.loads(payload)
     assert Path(payload["file"]).resolve().is_relative_to(venv.resolve())
     assert PRESET_NAME in table and "Wheel test preset." in table
-    expected = keras.ops.convert_to_numpy(backbone.predict(images, verbose=0))
+    expected = keras.ops.convert_to_numpy(backbone.predict(waveforms, verbose=0))
     np.testing.assert_allclose(np.asarray(payload["out"]), expected, rtol=1e-6, atol=1e-7)

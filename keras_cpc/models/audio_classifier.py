@@ -8,19 +8,10 @@ from keras_cpc.models.task import Task
 
 
 def resample_waveform(waveform, sample_rate, target_sample_rate):
-    """Resample a 1-D float waveform from ``sample_rate`` to ``target_sample_rate`` (soxr)."""
-    waveform = np.asarray(waveform, dtype="float32")
-    if int(sample_rate) == int(target_sample_rate):
-        return waveform
-    try:
-        from keras_cpc.data import resample
-    except ImportError:
-        resample = None
-    if resample is not None:
-        return np.asarray(resample(waveform, int(sample_rate), int(target_sample_rate)), "float32")
-    import soxr
+    """Resample a 1-D float waveform (``keras_cpc.data.resample``: soxr, high quality)."""
+    from keras_cpc.data import resample
 
-    return soxr.resample(waveform, int(sample_rate), int(target_sample_rate)).astype("float32")
+    return resample(np.asarray(waveform, dtype="float32"), sample_rate, target_sample_rate)
 
 
 def batch_waveforms(waveforms, sample_rate, target_sample_rate, min_samples=1):

@@ -1,10 +1,13 @@
 """AudioClassifier: from_preset + fit, frozen backbone, masking and resampling of raw audio."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
 
-from keras_cpc.models import AudioClassifier
+from keras_cpc import presets as preset_utils
+from keras_cpc.models import AudioClassifier, ImageClassifier
 from keras_cpc.models.audio_classifier import batch_waveforms
 from tests.fixtures.backbones import AUDIO_RATE, audio_batch, tiny_audio_backbone
 
@@ -13,9 +16,10 @@ def _numpy_weights(model):
     return [keras.ops.convert_to_numpy(w).copy() for w in model.weights]
 
 
-@pytest.fixture
-def preset(tmp_path):
-    return tiny_audio_backbone(seed=1).save_to_preset(tmp_path / "audio_preset")
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory):
+    path = tmp_path_factory.mktemp("audio") / "audio_preset"
+    return tiny_audio_backbone(seed=1).save_to_preset(path)
 
 
 def test_fit_frozen_and_round_trip(preset, tmp_path):
@@ -71,3 +75,33 @@ def test_prepare_rejects_stereo():
         ValueError, match=r"mono clips of shape \(samples,\); received .*\(100, 2\)"
     ):
         batch_waveforms([np.zeros((100, 2))], AUDIO_RATE, AUDIO_RATE)
+
+
+def test_head_weights_of_wrong_shape_are_refused(preset, tmp_path):
+    three = AudioClassifier.from_preset(preset, num_classes=3).save_to_preset(tmp_path / "a")
+    five = AudioClassifier.from_preset(preset, num_classes=5).save_to_preset(tmp_path / "b")
+    (three / "task.weights.h5").write_bytes((five / "task.weights.h5").read_bytes())
+    metadata = json.loads((three / "metadata.json").read_text())
+    metadata["files"]["task.weights.h5"] = preset_utils.sha256_of(three / "task.weights.h5")
+    (three / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ValueError, match=r"expected .*\(4, 3\).* received .*\(4, 5\)"):
+        AudioClassifier.from_preset(three)
+
+
+def test_task_preset_of_another_task_class_is_refused(preset, tmp_path):
+    path = AudioClassifier.from_preset(preset, num_classes=2).save_to_preset(tmp_path / "t")
+    with pytest.raises(ValueError, match="expected a subclass of ImageClassifier"):
+        ImageClassifier.from_preset(path)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"num_classes": 0}, "num_classes` must be an int >= 1; received 0"),
+        ({"num_classes": 3, "pooling": "median"}, "`pooling` must be one of"),
+        ({"num_classes": 3, "dropout": 1.5}, r"`dropout` must be in \[0, 1\); received 1.5"),
+    ],
+)
+def test_bad_head_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        AudioClassifier(tiny_audio_backbone(), **kwargs)
