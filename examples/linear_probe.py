@@ -328,6 +328,7 @@ def main(argv=None):
         size = args.image_size or config_size or 32
         if source == "digits":
             images, labels, classes, _ = common.load_digits_images(size)
+            raw = common.load_digits_images(8)[0][..., 0]  # the original 8x8 grey pixels
             train, test = common.stratified_holdout(labels, args.digits_test_fraction, args.seed)
             split = (
                 f"scikit-learn load_digits, stratified {args.digits_test_fraction:g} test "
@@ -347,11 +348,12 @@ def main(argv=None):
             keep = np.concatenate([train, test])
             images, labels = lazy.take(keep), labels[keep]
             train, test = np.arange(len(train)), np.arange(len(train), len(keep))
+            raw = images
         print(f"{len(train)} train / {len(test)} test images from {source}", flush=True)
         feature_sets = {
             "preset": image_features(backbone, images, args.batch_size, verbose),
             "random init": image_features(random_backbone, images, args.batch_size, verbose),
-            "raw pixels": images.reshape(len(images), -1).astype("float32"),
+            "raw pixels": raw.reshape(len(raw), -1).astype("float32"),
         }
         task = f"{source} classes" if source != "digits" else "digit (load_digits)"
         protocols = {task: [(labels, train, test)]}
