@@ -270,6 +270,8 @@ def main(argv=None):
                 "--output-dir",
                 str(Path(args.save_preset).with_name(Path(args.save_preset).name + "_probe")),
             ]
+            if args.limit:  # smoke runs: probe on a subset of the same size
+                probe_args += ["--limit", str(args.limit)]
             if args.probe_train_limit:
                 probe_args += ["--train-limit", str(args.probe_train_limit)]
             results = linear_probe.main(probe_args)
