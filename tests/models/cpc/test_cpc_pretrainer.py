@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from keras_cpc.models import CPCBackbone, CPCPretrainer
+from keras_cpc.models.cpc import cpc_pretrainer
 from tests.helpers import assert_matches_golden, set_deterministic_weights
 
 
@@ -61,7 +62,7 @@ def _golden_inputs(batch=2, samples=800, frames=20, negatives=5):
     return {"waveform": x, "padding_mask": mask, "negative_indices": indices}
 
 
-def test_loss_and_scores_match_golden_with_explicit_negatives():
+def test_loss_and_scores_match_golden_with_explicit_negatives(monkeypatch):
     pretrainer = CPCPretrainer(tiny_backbone(), prediction_steps=3, num_negatives=5)
     set_deterministic_weights(pretrainer, seed=11)
     inputs = _golden_inputs()
@@ -77,6 +78,10 @@ def test_loss_and_scores_match_golden_with_explicit_negatives():
     hits = flat_valid[inputs["negative_indices"]]
     np.testing.assert_array_equal(np_(out["candidate_mask"])[:, :, 0, 1:][~hits], False)
     scores = np.where(pair_mask[..., None], np_(out["scores"]), 0.0)
+    # The gathered-negatives path (used for very large batches) gives the same scores.
+    monkeypatch.setattr(cpc_pretrainer, "_MAX_FULL_SCORES", 0)
+    gathered = np.where(pair_mask[..., None], np_(pretrainer(inputs)["scores"]), 0.0)
+    np.testing.assert_allclose(gathered, scores, rtol=1e-5, atol=1e-5)
     assert_matches_golden(
         "cpc_pretrainer_loss",
         {"loss": loss, "scores": scores, "mi": pretrainer.mi_tracker.result()},
