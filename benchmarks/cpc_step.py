@@ -65,28 +65,31 @@ def run(name, steps, warmup, window=None, batch_size=None):
     rng = np.random.default_rng(0)
     batch = (0.1 * rng.normal(size=(batch_size, window))).astype("float32")
     models = {}
-    for kind in ("floor", "cpc"):
+    for kind in ("floor", "cpc", "cpc_shared"):
         keras.utils.set_random_seed(0)
         backbone = CPCBackbone(**config["backbone"])
-        if kind == "cpc":
-            model = CPCPretrainer(backbone, seed=0, **config["pretrainer"])
-        else:
+        if kind == "floor":
             model = FloorModel(backbone)
+        else:
+            shared = kind == "cpc_shared"
+            model = CPCPretrainer(backbone, seed=0, share_negatives=shared, **config["pretrainer"])
         model.compile(optimizer=keras.optimizers.Adam(2e-4))
         for _ in range(warmup):  # compile / warm caches
             _step_seconds(model, batch)
         models[kind] = model
     # Interleave the two models so that load changes on a shared machine hit both alike.
-    times = {"floor": [], "cpc": []}
+    times = {kind: [] for kind in models}
     for _ in range(steps):
         for kind, model in models.items():
             times[kind].append(_step_seconds(model, batch))
-    floor = batch_size / float(np.median(times["floor"]))
-    cpc = batch_size / float(np.median(times["cpc"]))
+    rate = {kind: batch_size / float(np.median(t)) for kind, t in times.items()}
+    floor, cpc, shared = rate["floor"], rate["cpc"], rate["cpc_shared"]
     print(
         f"backend={keras.backend.backend()} config={name} batch={batch_size} window={window} "
         f"timed_steps={steps} (median, interleaved) | floor (encoder+GRU, trivial loss) "
-        f"{floor:.2f} windows/s | CPC {cpc:.2f} windows/s | ratio floor/CPC {floor / cpc:.3f}",
+        f"{floor:.2f} windows/s | CPC per-anchor negatives {cpc:.2f} windows/s, ratio "
+        f"{floor / cpc:.3f} | CPC shared negatives {shared:.2f} windows/s, ratio "
+        f"{floor / shared:.3f}",
         flush=True,
     )
 

@@ -51,14 +51,18 @@ class CPCPretrainer(keras.Model):
     steps in ``accuracy_steps``; ``code_entropy`` when ``entropy_weight > 0``.
 
     Explicit negatives: pass ``{"waveform", ["padding_mask",] "negative_indices"}`` with
-    integer ``negative_indices`` (batch, frames, num_negatives) indexing the flattened
-    (batch * frames) frames: then nothing is random and every backend computes the same loss.
+    integer ``negative_indices`` (batch, frames, num_negatives), or (batch, 1, num_negatives)
+    for negatives shared over a clip, indexing the flattened (batch * frames) frames: then
+    nothing is random and every backend computes the same loss.
 
     Args:
         backbone: a `CPCBackbone`.
         prediction_steps: K, the number of future frames predicted (paper 12).
         num_negatives: negatives per anchor (CPC_audio 128).
         negative_sampling: ``"batch"`` or ``"same_sequence"``.
+        share_negatives: False (CPC_audio): every anchor (b, t) draws its own negatives.
+            True: each clip draws one set of negatives shared by all its anchors; still an
+            unbiased InfoNCE per anchor, and much cheaper (no (B, T, N) candidate tensor).
         predictor: ``"linear"`` (one W_k per step, no bias) or ``"transformer"``.
         predictor_heads: attention heads of the Transformer predictor.
         score: ``"dot"`` or ``"mean"`` (dot product divided by the code size).
@@ -81,6 +85,7 @@ class CPCPretrainer(keras.Model):
         prediction_steps=12,
         num_negatives=128,
         negative_sampling="batch",
+        share_negatives=False,
         predictor="linear",
         predictor_heads=4,
         score="dot",
@@ -109,6 +114,7 @@ class CPCPretrainer(keras.Model):
         self.prediction_steps = int(prediction_steps)
         self.num_negatives = int(num_negatives)
         self.negative_sampling = negative_sampling
+        self.share_negatives = bool(share_negatives)
         self.predictor = predictor
         self.predictor_heads = int(predictor_heads)
         self.score = score
@@ -170,7 +176,7 @@ class CPCPretrainer(keras.Model):
 
     def _sample_negatives(self, frame_lengths, frames):
         batch = ops.shape(frame_lengths)[0]
-        shape = (batch, frames, self.num_negatives)
+        shape = (batch, 1 if self.share_negatives else frames, self.num_negatives)
         u = keras.random.uniform(shape, seed=self.seed_generator)
         lengths = ops.cast(frame_lengths, "int32")
         if self.negative_sampling == "same_sequence":
@@ -192,6 +198,10 @@ class CPCPretrainer(keras.Model):
         """Scores (B, T, K, N) of every prediction against its anchor's negatives."""
         batch, frames, K, code_dim = predictions.shape
         flat_z = ops.reshape(z, (-1, code_dim))
+        if negative_indices.shape[1] == 1:
+            # One set of negatives per clip, shared by all its anchors.
+            negatives = ops.take(flat_z, negative_indices[:, 0], axis=0)  # (B, N, C)
+            return ops.einsum("btkc,bnc->btkn", predictions, negatives)
         sizes = (batch, frames)
         if None in sizes or batch * frames * K * batch * frames <= _MAX_FULL_SCORES:
             # Score every prediction against every frame of the batch (one dense matmul),
@@ -315,6 +325,7 @@ class CPCPretrainer(keras.Model):
                 "prediction_steps": self.prediction_steps,
                 "num_negatives": self.num_negatives,
                 "negative_sampling": self.negative_sampling,
+                "share_negatives": self.share_negatives,
                 "predictor": self.predictor,
                 "predictor_heads": self.predictor_heads,
                 "score": self.score,
