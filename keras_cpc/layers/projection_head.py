@@ -1,0 +1,101 @@
+"""SimCLR's nonlinear projection head g(h)."""
+
+import keras
+
+# Same batch-norm settings as the SimCLR encoder.
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5
+
+
+@keras.saving.register_keras_serializable(package="keras_cpc")
+class ProjectionHead(keras.layers.Layer):
+    """MLP projection head of SimCLR, as in the official code's ``head_contrastive``.
+
+    Every hidden layer is Dense (no bias, N(0, 0.01) init) -> BatchNorm (with beta) -> ReLU;
+    the output layer is Dense -> BatchNorm without beta and no ReLU. ``num_layers=2`` is the
+    SimCLR v1 head ("MLP with one hidden layer"), ``num_layers=3`` the SimCLR v2 / TF2 default.
+
+    Args:
+        num_layers: number of Dense layers, >= 1 (2 for v1, 3 for v2). 1 gives a linear head.
+        hidden_dim: width of the hidden layers; None uses the input width (the official rule:
+            512 for ResNet-18, 2048 for ResNet-50).
+        output_dim: width of the projection z (128 in SimCLR).
+        use_batch_norm: whether to use the batch norms (the paper's text omits them, the code
+            has them).
+        **kwargs: passed to `keras.layers.Layer`.
+
+    Example:
+        >>> import numpy as np
+        >>> head = ProjectionHead(num_layers=2, output_dim=128)  # SimCLR v1
+        >>> z = head(np.random.normal(size=(8, 512)).astype("float32"))  # (8, 128)
+    """
+
+    def __init__(
+        self, num_layers=3, hidden_dim=None, output_dim=128, use_batch_norm=True, **kwargs
+    ):
+        super().__init__(**kwargs)
+        if int(num_layers) < 1:
+            raise ValueError(f"`num_layers` must be >= 1; received num_layers={num_layers!r}.")
+        if int(output_dim) < 1:
+            raise ValueError(f"`output_dim` must be >= 1; received output_dim={output_dim!r}.")
+        self.num_layers = int(num_layers)
+        self.hidden_dim = None if hidden_dim is None else int(hidden_dim)
+        self.output_dim = int(output_dim)
+        self.use_batch_norm = use_batch_norm
+        self.dense_layers = []
+        self.norm_layers = []
+
+    def build(self, input_shape):
+        if input_shape[-1] is None:
+            raise ValueError(
+                f"ProjectionHead needs a known feature size; received input shape {input_shape}."
+            )
+        hidden_dim = self.hidden_dim or int(input_shape[-1])
+        shape = tuple(input_shape)
+        for index in range(self.num_layers):
+            last = index == self.num_layers - 1
+            dense = keras.layers.Dense(
+                self.output_dim if last else hidden_dim,
+                use_bias=not self.use_batch_norm,
+                kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
+                dtype=self.dtype_policy,
+                name=f"dense_{index}",
+            )
+            dense.build(shape)
+            shape = dense.compute_output_shape(shape)
+            self.dense_layers.append(dense)
+            if self.use_batch_norm:
+                norm = keras.layers.BatchNormalization(
+                    momentum=BN_MOMENTUM,
+                    epsilon=BN_EPSILON,
+                    center=not last,
+                    dtype=self.dtype_policy,
+                    name=f"batch_norm_{index}",
+                )
+                norm.build(shape)
+                self.norm_layers.append(norm)
+
+    def call(self, inputs, training=None):
+        x = inputs
+        for index, dense in enumerate(self.dense_layers):
+            x = dense(x)
+            if self.use_batch_norm:
+                x = self.norm_layers[index](x, training=training)
+            if index < self.num_layers - 1:
+                x = keras.ops.relu(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.output_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_layers": self.num_layers,
+                "hidden_dim": self.hidden_dim,
+                "output_dim": self.output_dim,
+                "use_batch_norm": self.use_batch_norm,
+            }
+        )
+        return config

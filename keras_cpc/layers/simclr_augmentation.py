@@ -1,0 +1,321 @@
+"""SimCLR's augmentation pipeline as a Keras layer that runs on the accelerator."""
+
+import math
+
+import keras
+from keras import ops
+
+# ITU-R 601 luma weights, as in `tf.image.rgb_to_grayscale`.
+LUMA = (0.2989, 0.5870, 0.1140)
+# Keys' cubic convolution with a = -0.5 (the kernel of TF's and PIL's bicubic resize).
+CUBIC_A = -0.5
+
+
+def _cubic_weights(distance):
+    t = ops.abs(distance)
+    a = CUBIC_A
+    near = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+    far = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
+    return ops.where(t <= 1.0, near, ops.where(t < 2.0, far, 0.0))
+
+
+def _resize_matrix(start, length, flip, out_size, in_size):
+    """(batch, out_size, in_size) bicubic interpolation weights for a per-image 1-D crop.
+
+    ``start`` and ``length`` are fractions of the input extent. A crop-and-resize along one
+    axis is a matrix product, so the whole random resized crop is two batched matmuls: no
+    gathers, per-image parameters, and the same code on every backend. Flipping reverses the
+    sampling positions, so it costs nothing.
+    """
+    position = (ops.arange(out_size, dtype="float32") + 0.5) / ops.cast(out_size, "float32")
+    position = ops.where(flip[:, None], 1.0 - position[None, :], position[None, :])
+    source = (start[:, None] + position * length[:, None]) * ops.cast(in_size, "float32") - 0.5
+    taps = ops.arange(in_size, dtype="float32")
+    weights = _cubic_weights(source[:, :, None] - taps[None, None, :])
+    # Renormalising rows clamps the kernel at the borders instead of reading zeros.
+    return weights / ops.sum(weights, axis=-1, keepdims=True)
+
+
+def _grayscale(x):
+    luma = ops.convert_to_tensor(LUMA, dtype="float32")
+    return ops.sum(x * luma, axis=-1, keepdims=True)
+
+
+def _adjust_hue(x, delta):
+    """Shift hue by ``delta`` (fraction of a turn) via HSV, branch-free."""
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    value = ops.max(x, axis=-1)
+    minimum = ops.min(x, axis=-1)
+    chroma = value - minimum
+    saturation = ops.where(value > 0, chroma / ops.maximum(value, 1e-12), 0.0)
+    safe_chroma = ops.where(chroma > 0, chroma, 1.0)
+    hue = ops.where(
+        value == r,
+        (g - b) / safe_chroma,
+        ops.where(value == g, 2.0 + (b - r) / safe_chroma, 4.0 + (r - g) / safe_chroma),
+    )
+    hue = ops.where(chroma > 0, hue / 6.0, 0.0)
+    hue = hue + delta[:, None, None]
+    hue = hue - ops.floor(hue)
+    # HSV -> RGB: channel n gets V - V*S*clip(min(k, 4 - k), 0, 1), k = (n + 6h) mod 6.
+    channels = []
+    for n in (5.0, 3.0, 1.0):
+        k = n + 6.0 * hue
+        k = k - 6.0 * ops.floor(k / 6.0)
+        channels.append(value - value * saturation * ops.clip(ops.minimum(k, 4.0 - k), 0.0, 1.0))
+    return ops.stack(channels, axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="keras_cpc")
+class SimCLRAugmentation(keras.layers.Layer):
+    """The SimCLR augmentation, with its own random parameters for every image in the batch.
+
+    Steps, in the order of the official code: random resized crop (bicubic) and horizontal
+    flip; colour jitter with probability ``jitter_probability`` (brightness, contrast,
+    saturation, hue in a random order per image, clipping after each); grayscale with
+    probability ``grayscale_probability``; optionally Gaussian blur (kernel 10% of the height,
+    sigma in [0.1, 2], applied to half the images; the ImageNet setting). Built only on
+    `keras.ops` and `keras.random` with the layer's `SeedGenerator`, so it runs inside the
+    training step, on the accelerator and under `jit_compile`, on every backend.
+
+    Differences from the TF pipeline, all deliberate: the crop takes one sample per image and
+    clips the side lengths to the image (TF retries up to 100 times); saturation is the
+    torchvision blend with the grayscale image; blur sigma is drawn per image, not per batch;
+    brightness is multiplicative (the official ``simclrv2`` setting).
+
+    Args:
+        image_size: ``(height, width)`` of the output, or None to keep the input size. Inputs
+            smaller than this raise a ValueError.
+        crop_area: range of the crop area as a fraction of the image area.
+        aspect_ratio: range of the crop's width / height.
+        flip: whether to flip half the images horizontally.
+        jitter_strength: colour strength s (0.5 for CIFAR, 1.0 for ImageNet): brightness,
+            contrast and saturation factors in [1 - 0.8s, 1 + 0.8s], hue shift in +-0.2s.
+            0 disables colour jitter.
+        jitter_probability: probability of colour jitter per image.
+        grayscale_probability: probability of grayscale per image.
+        blur: whether to apply the Gaussian blur.
+        value_range: ``(low, high)`` pixel range of the inputs; kept in the outputs.
+        seed: integer seed of the layer's `SeedGenerator`.
+        **kwargs: passed to `keras.layers.Layer`.
+
+    Call args:
+        images: (batch, height, width, 3) uint8 or float images.
+        training: when False, images are only resized (whole image) and cast to float32.
+
+    Returns:
+        float32 images (batch, out_height, out_width, 3) within ``value_range``.
+
+    Example:
+        >>> import numpy as np
+        >>> augment = SimCLRAugmentation(jitter_strength=0.5, seed=0)
+        >>> images = np.random.randint(0, 256, size=(4, 32, 32, 3), dtype="uint8")
+        >>> views = augment(images, training=True)  # (4, 32, 32, 3) float32 in [0, 255]
+    """
+
+    def __init__(
+        self,
+        image_size=None,
+        crop_area=(0.08, 1.0),
+        aspect_ratio=(3.0 / 4.0, 4.0 / 3.0),
+        flip=True,
+        jitter_strength=1.0,
+        jitter_probability=0.8,
+        grayscale_probability=0.2,
+        blur=False,
+        value_range=(0, 255),
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if image_size is not None:
+            image_size = tuple(int(s) for s in image_size)
+            if len(image_size) != 2 or min(image_size) < 1:
+                raise ValueError(
+                    "`image_size` must be None or (height, width) with positive sizes; "
+                    f"received image_size={image_size!r}."
+                )
+        crop_area = tuple(float(a) for a in crop_area)
+        if not 0 < crop_area[0] <= crop_area[1] <= 1:
+            raise ValueError(f"`crop_area` must satisfy 0 < min <= max <= 1; received {crop_area}.")
+        aspect_ratio = tuple(float(a) for a in aspect_ratio)
+        if not 0 < aspect_ratio[0] <= aspect_ratio[1]:
+            raise ValueError(
+                f"`aspect_ratio` must satisfy 0 < min <= max; received {aspect_ratio}."
+            )
+        value_range = tuple(float(v) for v in value_range)
+        if not value_range[0] < value_range[1]:
+            raise ValueError(f"`value_range` must be (low, high); received {value_range}.")
+        self.image_size = image_size
+        self.crop_area = crop_area
+        self.aspect_ratio = aspect_ratio
+        self.flip = flip
+        self.jitter_strength = float(jitter_strength)
+        self.jitter_probability = float(jitter_probability)
+        self.grayscale_probability = float(grayscale_probability)
+        self.blur = blur
+        self.value_range = value_range
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = False
+
+    def _check_images(self, images):
+        shape = tuple(images.shape)
+        if len(shape) != 4:
+            raise ValueError(
+                "SimCLRAugmentation expects images of rank 4 (batch, height, width, 3); "
+                f"received rank {len(shape)} with shape {shape}."
+            )
+        if shape[-1] != 3:
+            raise ValueError(
+                f"SimCLRAugmentation expects 3 (RGB) channels; received {shape[-1]} channels "
+                f"(shape {shape})."
+            )
+        if shape[0] == 0:
+            raise ValueError(f"SimCLRAugmentation received an empty batch (shape {shape}).")
+        if self.image_size is not None and shape[1] is not None and shape[2] is not None:
+            if shape[1] < self.image_size[0] or shape[2] < self.image_size[1]:
+                raise ValueError(
+                    f"Images of {shape[1]}x{shape[2]} are smaller than the output crop "
+                    f"{self.image_size[0]}x{self.image_size[1]} (`image_size`)."
+                )
+
+    def _uniform(self, shape, low, high):
+        return keras.random.uniform(shape, low, high, seed=self.seed_generator)
+
+    def call(self, images, training=True):
+        images = ops.convert_to_tensor(images)
+        self._check_images(images)
+        low, high = self.value_range
+        x = (ops.cast(images, "float32") - low) / (high - low)
+        batch, in_h, in_w = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2]
+        out_h, out_w = self.image_size if self.image_size is not None else (in_h, in_w)
+
+        if not training:
+            ones, zeros = ops.ones((batch,)), ops.zeros((batch,))
+            no_flip = ops.zeros((batch,), dtype="bool")
+            rows = _resize_matrix(zeros, ones, no_flip, out_h, in_h)
+            cols = _resize_matrix(zeros, ones, no_flip, out_w, in_w)
+            x = ops.einsum("bik,bkwc,bjw->bijc", rows, x, cols)
+            return ops.clip(x, 0.0, 1.0) * (high - low) + low
+
+        # --- Random resized crop + flip: two per-image interpolation matrices.
+        area = self._uniform((batch,), *self.crop_area)
+        log_ratio = self._uniform((batch,), *(math.log(r) for r in self.aspect_ratio))
+        shape_ratio = ops.cast(in_h, "float32") / ops.cast(in_w, "float32")
+        crop_w = ops.minimum(ops.sqrt(area * ops.exp(log_ratio) * shape_ratio), 1.0)
+        crop_h = ops.minimum(ops.sqrt(area / ops.exp(log_ratio) / shape_ratio), 1.0)
+        start_y = self._uniform((batch,), 0.0, 1.0) * (1.0 - crop_h)
+        start_x = self._uniform((batch,), 0.0, 1.0) * (1.0 - crop_w)
+        if self.flip:
+            flip = self._uniform((batch,), 0.0, 1.0) < 0.5
+        else:
+            flip = ops.zeros((batch,), dtype="bool")
+        no_flip = ops.zeros((batch,), dtype="bool")
+        rows = _resize_matrix(start_y, crop_h, no_flip, out_h, in_h)
+        cols = _resize_matrix(start_x, crop_w, flip, out_w, in_w)
+        x = ops.einsum("bik,bkwc->biwc", rows, x)
+        x = ops.einsum("bjw,biwc->bijc", cols, x)
+        x = ops.clip(x, 0.0, 1.0)
+
+        # --- Colour jitter, in a random order per image.
+        if self.jitter_strength > 0 and self.jitter_probability > 0:
+            x = ops.where(
+                (self._uniform((batch,), 0.0, 1.0) < self.jitter_probability)[:, None, None, None],
+                self._color_jitter(x, batch),
+                x,
+            )
+        if self.grayscale_probability > 0:
+            gray = ops.repeat(_grayscale(x), 3, axis=-1)
+            to_gray = self._uniform((batch,), 0.0, 1.0) < self.grayscale_probability
+            x = ops.where(to_gray[:, None, None, None], gray, x)
+        if self.blur:
+            x = self._random_blur(x, batch, out_h, out_w)
+        return x * (high - low) + low
+
+    def _color_jitter(self, x, batch):
+        s = 0.8 * self.jitter_strength
+        brightness = self._uniform((batch,), max(1.0 - s, 0.0), 1.0 + s)[:, None, None, None]
+        contrast = self._uniform((batch,), max(1.0 - s, 0.0), 1.0 + s)[:, None, None, None]
+        saturation = self._uniform((batch,), max(1.0 - s, 0.0), 1.0 + s)[:, None, None, None]
+        hue = self._uniform((batch,), -0.2 * self.jitter_strength, 0.2 * self.jitter_strength)
+        order = ops.argsort(self._uniform((batch, 4), 0.0, 1.0), axis=-1)
+
+        def adjust(op, x):
+            if op == 0:
+                return x * brightness
+            if op == 1:
+                mean = ops.mean(x, axis=(1, 2), keepdims=True)
+                return (x - mean) * contrast + mean
+            if op == 2:
+                gray = _grayscale(x)
+                return gray + (x - gray) * saturation
+            return _adjust_hue(x, hue)
+
+        for position in range(4):
+            chosen = order[:, position][:, None, None, None]
+            # Each op is cheap and elementwise; computing all four and selecting keeps the
+            # graph static while every image follows its own order.
+            candidates = [ops.clip(adjust(op, x), 0.0, 1.0) for op in range(4)]
+            x = ops.where(
+                chosen == 0,
+                candidates[0],
+                ops.where(
+                    chosen == 1,
+                    candidates[1],
+                    ops.where(chosen == 2, candidates[2], candidates[3]),
+                ),
+            )
+        return x
+
+    def _random_blur(self, x, batch, height, width):
+        radius = int(height) // 20  # kernel size 10% of the height, odd
+        if radius < 1:
+            return x
+        sigma = self._uniform((batch,), 0.1, 2.0)
+        offsets = ops.arange(-radius, radius + 1, dtype="float32")
+        kernel_sum = ops.sum(
+            ops.exp(-ops.square(offsets)[None, :] / (2.0 * ops.square(sigma)[:, None])), axis=-1
+        )
+
+        def blur_matrix(size):
+            index = ops.arange(size, dtype="float32")
+            distance = index[:, None] - index[None, :]
+            weights = ops.exp(
+                -ops.square(distance)[None] / (2.0 * ops.square(sigma))[:, None, None]
+            )
+            weights = ops.where(ops.abs(distance)[None] <= radius, weights, 0.0)
+            # Divide by the full kernel's sum: zero padding at the borders (SAME conv).
+            return weights / kernel_sum[:, None, None]
+
+        blurred = ops.einsum("bik,bkwc->biwc", blur_matrix(height), x)
+        blurred = ops.einsum("bjw,biwc->bijc", blur_matrix(width), blurred)
+        apply = self._uniform((batch,), 0.0, 1.0) < 0.5
+        return ops.clip(ops.where(apply[:, None, None, None], blurred, x), 0.0, 1.0)
+
+    def compute_output_shape(self, input_shape):
+        if self.image_size is None:
+            return tuple(input_shape)
+        return (input_shape[0], *self.image_size, input_shape[-1])
+
+    def compute_output_spec(self, images, training=True):
+        shape = self.compute_output_shape(tuple(images.shape))
+        return keras.KerasTensor(shape, dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_size": self.image_size,
+                "crop_area": self.crop_area,
+                "aspect_ratio": self.aspect_ratio,
+                "flip": self.flip,
+                "jitter_strength": self.jitter_strength,
+                "jitter_probability": self.jitter_probability,
+                "grayscale_probability": self.grayscale_probability,
+                "blur": self.blur,
+                "value_range": self.value_range,
+                "seed": self.seed,
+            }
+        )
+        return config
