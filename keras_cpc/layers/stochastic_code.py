@@ -31,7 +31,8 @@ class StochasticCode(keras.layers.Layer):
         min_std: floor on sigma (> 0).
         initial_std: sigma at initialisation (>= min_std; the scale layer starts constant).
         kernel_initializer: initializer of the mean layer's kernel.
-        seed: seed of the noise (a `SeedGenerator` owned by the layer) and of the prior's means.
+        seed: seed of the noise (a `SeedGenerator` owned by the layer), of the prior's means
+            and of the default kernel initializer.
         **kwargs: Layer arguments (name, dtype, ...).
 
     Example:
@@ -64,6 +65,8 @@ class StochasticCode(keras.layers.Layer):
         self.num_components = int(num_components)
         self.min_std = float(min_std)
         self.initial_std = float(initial_std)
+        if kernel_initializer == "glorot_uniform" and seed is not None:
+            kernel_initializer = keras.initializers.GlorotUniform(seed=seed)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
