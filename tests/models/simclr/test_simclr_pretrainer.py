@@ -74,6 +74,23 @@ def test_fit_lowers_loss_and_bound_holds():
     assert max(history["mi_lower_bound"]) <= math.log(2 * BATCH - 1) + 1e-6
     assert np.mean(history["mi_lower_bound"][-4:]) > np.mean(history["mi_lower_bound"][:2])
 
+    # The same compiled step takes tf.data and (on torch) DataLoader batches.
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((_coloured_images(), labels)).batch(BATCH)
+    logs = pretrainer.fit(dataset, epochs=1, verbose=0).history
+    assert np.isfinite(logs["loss"][0]) and "probe_accuracy" in logs
+    if keras.backend.backend() == "torch":
+        import torch
+
+        loader = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(
+                torch.from_numpy(_coloured_images()), torch.from_numpy(labels)
+            ),
+            batch_size=BATCH,
+        )
+        assert np.isfinite(pretrainer.fit(loader, epochs=1, verbose=0).history["loss"][0])
+
 
 def test_entropy_regularised_objective():
     from keras_cpc.losses import nt_xent
