@@ -3,10 +3,15 @@
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 # ITU-R 601 luma weights, as in `tf.image.rgb_to_grayscale`.
 LUMA = (0.2989, 0.5870, 0.1140)
+RGB_TO_YIQ = np.array(
+    [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype="float32"
+)
+YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ).astype("float32")
 # Keys' cubic convolution with a = -0.5 (the kernel of TF's and PIL's bicubic resize).
 CUBIC_A = -0.5
 
@@ -41,29 +46,33 @@ def _grayscale(x):
     return ops.sum(x * luma, axis=-1, keepdims=True)
 
 
-def _adjust_hue(x, delta):
-    """Shift hue by ``delta`` (fraction of a turn) via HSV, branch-free."""
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    value = ops.max(x, axis=-1)
-    minimum = ops.min(x, axis=-1)
-    chroma = value - minimum
-    saturation = ops.where(value > 0, chroma / ops.maximum(value, 1e-12), 0.0)
-    safe_chroma = ops.where(chroma > 0, chroma, 1.0)
-    hue = ops.where(
-        value == r,
-        (g - b) / safe_chroma,
-        ops.where(value == g, 2.0 + (b - r) / safe_chroma, 4.0 + (r - g) / safe_chroma),
+def _hue_matrices(delta):
+    """(batch, 3, 3) RGB matrices rotating hue by ``delta`` turns in YIQ space.
+
+    A hue shift that is a per-image 3x3 matrix lets all four jitter ops share one code path
+    (see `SimCLRAugmentation._color_jitter`); it keeps luma and leaves grays unchanged.
+    """
+    angle = 2.0 * math.pi * delta
+    cos, sin = ops.cos(angle), ops.sin(angle)
+    zeros, ones = ops.zeros_like(angle), ops.ones_like(angle)
+    rotation = ops.stack(
+        [
+            ops.stack([ones, zeros, zeros], axis=-1),
+            ops.stack([zeros, cos, -sin], axis=-1),
+            ops.stack([zeros, sin, cos], axis=-1),
+        ],
+        axis=-2,
     )
-    hue = ops.where(chroma > 0, hue / 6.0, 0.0)
-    hue = hue + delta[:, None, None]
-    hue = hue - ops.floor(hue)
-    # HSV -> RGB: channel n gets V - V*S*clip(min(k, 4 - k), 0, 1), k = (n + 6h) mod 6.
-    channels = []
-    for n in (5.0, 3.0, 1.0):
-        k = n + 6.0 * hue
-        k = k - 6.0 * ops.floor(k / 6.0)
-        channels.append(value - value * saturation * ops.clip(ops.minimum(k, 4.0 - k), 0.0, 1.0))
-    return ops.stack(channels, axis=-1)
+    to_yiq = ops.convert_to_tensor(RGB_TO_YIQ, dtype="float32")
+    from_yiq = ops.convert_to_tensor(YIQ_TO_RGB, dtype="float32")
+    return ops.einsum("ij,bjk,kl->bil", from_yiq, rotation, to_yiq)
+
+
+def _apply_color_matrix(matrix, x):
+    # x A^T as one batched (H*W, 3) x (3, 3) matmul: cheaper than einsum without XLA.
+    shape = ops.shape(x)
+    flat = ops.reshape(x, (shape[0], -1, 3))
+    return ops.reshape(ops.matmul(flat, ops.transpose(matrix, (0, 2, 1))), shape)
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
@@ -80,8 +89,11 @@ class SimCLRAugmentation(keras.layers.Layer):
 
     Differences from the TF pipeline, all deliberate: the crop takes one sample per image and
     clips the side lengths to the image (TF retries up to 100 times); saturation is the
-    torchvision blend with the grayscale image; blur sigma is drawn per image, not per batch;
-    brightness is multiplicative (the official ``simclrv2`` setting).
+    torchvision blend with the grayscale image; hue is a rotation in YIQ space (TF shifts H
+    in HSV: both rotate hue around the gray axis, YIQ keeps luma), which makes every jitter
+    op a per-image 3x3 matrix, so the random per-image order costs four small matmuls
+    instead of evaluating all four ops at every position; blur sigma is drawn per image, not
+    per batch; brightness is multiplicative (the official ``simclrv2`` setting).
 
     Args:
         image_size: ``(height, width)`` of the output, or None to keep the input size. Inputs
@@ -235,37 +247,35 @@ class SimCLRAugmentation(keras.layers.Layer):
 
     def _color_jitter(self, x, batch):
         s = 0.8 * self.jitter_strength
-        brightness = self._uniform((batch,), max(1.0 - s, 0.0), 1.0 + s)[:, None, None, None]
-        contrast = self._uniform((batch,), max(1.0 - s, 0.0), 1.0 + s)[:, None, None, None]
-        saturation = self._uniform((batch,), max(1.0 - s, 0.0), 1.0 + s)[:, None, None, None]
+        low = max(1.0 - s, 0.0)
+        brightness = self._uniform((batch,), low, 1.0 + s)[:, None, None]
+        contrast = self._uniform((batch,), low, 1.0 + s)[:, None, None]
+        saturation = self._uniform((batch,), low, 1.0 + s)[:, None, None]
         hue = self._uniform((batch,), -0.2 * self.jitter_strength, 0.2 * self.jitter_strength)
         order = ops.argsort(self._uniform((batch, 4), 0.0, 1.0), axis=-1)
 
-        def adjust(op, x):
-            if op == 0:
-                return x * brightness
-            if op == 1:
-                mean = ops.mean(x, axis=(1, 2), keepdims=True)
-                return (x - mean) * contrast + mean
-            if op == 2:
-                gray = _grayscale(x)
-                return gray + (x - gray) * saturation
-            return _adjust_hue(x, hue)
-
+        # Every op is x -> A x + b per image: brightness f*I; contrast f*I with b = (1 - f) *
+        # channel means; saturation f*I + (1 - f) * (luma in every row); hue a YIQ rotation.
+        # So each of the four positions of the per-image random order is one 3x3 matmul,
+        # instead of evaluating all four ops and selecting.
+        eye = ops.eye(3, dtype="float32")[None]
+        luma_rows = ops.convert_to_tensor([LUMA] * 3, dtype="float32")[None]
+        matrices = [
+            brightness * eye,
+            contrast * eye,
+            saturation * eye + (1.0 - saturation) * luma_rows,
+            _hue_matrices(hue),
+        ]
         for position in range(4):
-            chosen = order[:, position][:, None, None, None]
-            # Each op is cheap and elementwise; computing all four and selecting keeps the
-            # graph static while every image follows its own order.
-            candidates = [ops.clip(adjust(op, x), 0.0, 1.0) for op in range(4)]
-            x = ops.where(
-                chosen == 0,
-                candidates[0],
-                ops.where(
-                    chosen == 1,
-                    candidates[1],
-                    ops.where(chosen == 2, candidates[2], candidates[3]),
-                ),
+            op = order[:, position][:, None, None]
+            matrix = ops.where(
+                op == 0,
+                matrices[0],
+                ops.where(op == 1, matrices[1], ops.where(op == 2, matrices[2], matrices[3])),
             )
+            means = ops.mean(x, axis=(1, 2), keepdims=True)
+            bias = ops.where(op[..., None] == 1, (1.0 - contrast[..., None]) * means, 0.0)
+            x = ops.clip(_apply_color_matrix(matrix, x) + bias, 0.0, 1.0)
         return x
 
     def _random_blur(self, x, batch, height, width):

@@ -5,12 +5,108 @@ Holds no model logic: subclasses build their layers; this class adds the preset 
 
 import keras
 
+# Private Keras classes, needed to make functional subclasses without touching `Backbone`
+# (see `Backbone.__init__`); both exist unchanged across Keras 3.x.
+from keras.src.models.functional import Functional
+from keras.src.trainers.trainer import Trainer
+
+from keras_cpc import presets as preset_utils
+
+
+class _PresetsOfClass:
+    """Class attribute ``presets``: the presets whose backbone is this class (or a subclass)."""
+
+    def __get__(self, instance, owner):
+        return preset_utils.list_presets(backbone_cls=owner)
+
 
 class Backbone(keras.Model):
     """A feature extractor whose ``predict`` returns pooled embeddings.
 
-    Subclasses set ``presets`` (a dict of shipped preset names to metadata) and implement
-    ``get_config``. The preset methods (``from_preset``, ``save_to_preset``) live here.
+    Subclasses build their layers and implement ``get_config`` and ``encode``. This class
+    adds the preset API: ``from_preset``, ``save_to_preset`` and the ``presets`` attribute
+    (``{name: info}`` for every preset of the class, with its description).
+
+    Example:
+        >>> import keras_cpc
+        >>> keras_cpc.models.Backbone.presets  # all presets, any backbone class
+        >>> backbone = keras_cpc.models.Backbone.from_preset("path/to/preset_dir")
+        >>> backbone.save_to_preset("my_preset")
     """
 
-    presets = {}
+    presets = _PresetsOfClass()
+
+    def __init__(self, *args, **kwargs):
+        if _functional_init_arguments(args, kwargs):
+            # Keras makes a `Model` subclass functional by rewriting the `__bases__` of every
+            # class up the hierarchy, which would turn `Backbone` itself functional and break
+            # the subclassed backbones (CPCBackbone) created afterwards in the same process.
+            # Give only the functional subclass a functional base and initialise it the way
+            # `keras.Model.__init__` does.
+            _use_functional_backbone_base(type(self))
+            Trainer.__init__(self)
+            Functional.__init__(self, *args, **kwargs)
+        else:
+            super().__init__(*args, **kwargs)
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """Build a backbone from a preset name or a local preset directory.
+
+        Calling it on `Backbone` returns the class named in the preset; calling it on a
+        subclass also checks the preset holds that class. Nothing is downloaded; every file
+        read is checked against the sha256 in ``metadata.json``, and only registered
+        keras_cpc classes are deserialised.
+
+        Args:
+            preset: a name from ``keras_cpc.list_presets()`` or a directory path (a str with a
+                "/" or a ``pathlib.Path``).
+            load_weights: load ``model.weights.h5``. With False the architecture is built
+                with fresh weights and the weights file is not opened.
+            **kwargs: overrides for the backbone config (e.g. ``dtype``).
+
+        Example:
+            >>> backbone = ResNetBackbone.from_preset("some_preset")
+            >>> embeddings = backbone.predict(images)
+        """
+        return preset_utils.load_backbone(cls, preset, load_weights=load_weights, **kwargs)
+
+    def save_to_preset(self, preset_dir, overwrite=False, metadata=None, readme=None):
+        """Save config, weights, metadata (with sha256 of each file) and a model card.
+
+        The write is atomic: files go to a temporary sibling directory that replaces
+        ``preset_dir`` only when complete.
+
+        Args:
+            preset_dir: target directory; must not exist unless ``overwrite=True``.
+            overwrite: replace an existing preset directory.
+            metadata: extra fields for ``metadata.json`` such as ``description``,
+                ``training_data``, ``training_command``, ``probe_results``.
+            readme: model card text (generated from the metadata when None).
+        """
+        return preset_utils.save_preset(
+            preset_dir, self, overwrite=overwrite, metadata=metadata, readme=readme
+        )
+
+
+class _FunctionalBackbone(Backbone, Functional):
+    """Base that functional subclasses of `Backbone` are given instead of `Backbone`."""
+
+
+def _use_functional_backbone_base(cls):
+    if issubclass(cls, Functional):
+        return
+    for klass in cls.__mro__:
+        if Backbone in klass.__bases__:
+            klass.__bases__ = tuple(
+                _FunctionalBackbone if base is Backbone else base for base in klass.__bases__
+            )
+
+
+def _functional_init_arguments(args, kwargs):
+    # Same test as keras.Model.__init__ uses to detect `Model(inputs, outputs)`.
+    return (
+        len(args) == 2
+        or (len(args) == 1 and "outputs" in kwargs)
+        or ("inputs" in kwargs and "outputs" in kwargs)
+    )

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from keras_cpc.layers import SimCLRAugmentation
-from keras_cpc.layers.simclr_augmentation import _adjust_hue
+from keras_cpc.layers.simclr_augmentation import LUMA, _hue_matrices
 
 NO_COLOR = dict(jitter_strength=0.0, grayscale_probability=0.0)
 
@@ -57,10 +57,13 @@ def test_deterministic_for_a_fixed_seed():
 
 
 def test_hue_round_trip_and_grayscale():
-    rgb = np.random.default_rng(0).uniform(size=(2, 4, 4, 3)).astype("float32")
-    np.testing.assert_allclose(_np(_adjust_hue(rgb, np.zeros(2, "float32"))), rgb, atol=1e-5)
-    shifted = _np(_adjust_hue(rgb, np.full(2, 1.0 / 3.0, "float32")))  # R->G->B rotation
-    np.testing.assert_allclose(shifted, rgb[..., [2, 0, 1]], atol=1e-4)
+    matrices = _np(_hue_matrices(np.array([0.0, 0.25, 0.5], "float32")))
+    np.testing.assert_allclose(matrices[0], np.eye(3), atol=1e-5)
+    # A hue rotation keeps grays gray and keeps luma; a half turn maps red towards cyan.
+    np.testing.assert_allclose(matrices @ np.ones(3), np.ones((3, 3)), atol=1e-4)
+    np.testing.assert_allclose(np.array(LUMA) @ matrices, np.tile(LUMA, (3, 1)), atol=2e-3)
+    red = matrices[2] @ np.array([1.0, 0.0, 0.0])
+    assert red[0] < red[1] and red[0] < red[2]
     gray = SimCLRAugmentation(jitter_strength=0.0, grayscale_probability=1.0, seed=0)
     out = _np(gray(_images()))
     np.testing.assert_allclose(out[..., 0], out[..., 2], atol=1e-3)

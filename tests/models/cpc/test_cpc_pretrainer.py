@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from keras_cpc.models import CPCBackbone, CPCPretrainer
+from keras_cpc.models.cpc import cpc_pretrainer
 from tests.helpers import assert_matches_golden, set_deterministic_weights
 
 
@@ -61,7 +62,7 @@ def _golden_inputs(batch=2, samples=800, frames=20, negatives=5):
     return {"waveform": x, "padding_mask": mask, "negative_indices": indices}
 
 
-def test_loss_and_scores_match_golden_with_explicit_negatives():
+def test_loss_and_scores_match_golden_with_explicit_negatives(monkeypatch):
     pretrainer = CPCPretrainer(tiny_backbone(), prediction_steps=3, num_negatives=5)
     set_deterministic_weights(pretrainer, seed=11)
     inputs = _golden_inputs()
@@ -77,6 +78,19 @@ def test_loss_and_scores_match_golden_with_explicit_negatives():
     hits = flat_valid[inputs["negative_indices"]]
     np.testing.assert_array_equal(np_(out["candidate_mask"])[:, :, 0, 1:][~hits], False)
     scores = np.where(pair_mask[..., None], np_(out["scores"]), 0.0)
+    # The gathered-negatives path (used for very large batches) gives the same scores.
+    monkeypatch.setattr(cpc_pretrainer, "_MAX_FULL_SCORES", 0)
+    gathered = np.where(pair_mask[..., None], np_(pretrainer(inputs)["scores"]), 0.0)
+    np.testing.assert_allclose(gathered, scores, rtol=1e-5, atol=1e-5)
+    # Negatives shared over a clip, (B, 1, N), score like the same indices given per anchor.
+    shared = {**inputs, "negative_indices": inputs["negative_indices"][:, :1]}
+    per_anchor = {**inputs, "negative_indices": np.repeat(shared["negative_indices"], 20, 1)}
+    np.testing.assert_allclose(
+        np_(pretrainer(shared)["scores"]),
+        np_(pretrainer(per_anchor)["scores"]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
     assert_matches_golden(
         "cpc_pretrainer_loss",
         {"loss": loss, "scores": scores, "mi": pretrainer.mi_tracker.result()},
@@ -90,8 +104,18 @@ def test_sampled_negatives_are_real_frames(sampling):
     pretrainer = CPCPretrainer(
         tiny_backbone(), prediction_steps=2, num_negatives=64, negative_sampling=sampling
     )
+    shared = CPCPretrainer(
+        tiny_backbone(), num_negatives=64, negative_sampling=sampling, share_negatives=True
+    )
+    lengths = np.array([20, 3, 9], "int32")
+    assert np_(shared._sample_negatives(keras.ops.convert_to_tensor(lengths), 20)).shape == (
+        3,
+        1,
+        64,
+    )
     lengths = np.array([20, 3, 9], "int32")
     indices = np_(pretrainer._sample_negatives(keras.ops.convert_to_tensor(lengths), 20))
+    assert indices.shape == (3, 20, 64)
     owner, offset = indices // 20, indices % 20
     assert (offset < lengths[owner]).all()
     if sampling == "same_sequence":

@@ -21,8 +21,27 @@ def _images(batch=BATCH, size=SIZE, seed=0):
     return rng.integers(0, 256, size=(batch, size, size, 3)).astype("uint8")
 
 
-def _pretrainer(**kwargs):
-    backbone = ResNetBackbone(depth=18, width_multiplier=0.125, stem="cifar")
+def _small_backbone():
+    # A two-conv stand-in for the ResNet where the backbone does not matter: compiling the
+    # train step of even a tiny ResNet-18 costs tens of seconds on JAX on a shared CPU.
+    images = keras.Input((None, None, 3))
+    x = keras.layers.Rescaling(1.0 / 255.0)(images)
+    for i, filters in enumerate((8, 16)):
+        x = keras.layers.Conv2D(
+            filters, 3, strides=2, padding="same", use_bias=False, name=f"conv{i}"
+        )(x)
+        x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"bn{i}")(x)
+        x = keras.layers.ReLU()(x)
+    backbone = keras.Model(images, keras.layers.GlobalAveragePooling2D()(x), name="small")
+    backbone.output_dim = 16
+    return backbone
+
+
+def _pretrainer(resnet=False, **kwargs):
+    if resnet:
+        backbone = ResNetBackbone(depth=18, width_multiplier=0.125, stem="cifar")
+    else:
+        backbone = _small_backbone()
     kwargs.setdefault("projection_head", ProjectionHead(num_layers=2, output_dim=16))
     return SimCLRPretrainer(backbone, **kwargs)
 
@@ -55,6 +74,23 @@ def test_fit_lowers_loss_and_bound_holds():
     assert max(history["mi_lower_bound"]) <= math.log(2 * BATCH - 1) + 1e-6
     assert np.mean(history["mi_lower_bound"][-4:]) > np.mean(history["mi_lower_bound"][:2])
 
+    # The same compiled step takes tf.data and (on torch) DataLoader batches.
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((_coloured_images(), labels)).batch(BATCH)
+    logs = pretrainer.fit(dataset, epochs=1, verbose=0).history
+    assert np.isfinite(logs["loss"][0]) and "probe_accuracy" in logs
+    if keras.backend.backend() == "torch":
+        import torch
+
+        loader = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(
+                torch.from_numpy(_coloured_images()), torch.from_numpy(labels)
+            ),
+            batch_size=BATCH,
+        )
+        assert np.isfinite(pretrainer.fit(loader, epochs=1, verbose=0).history["loss"][0])
+
 
 def test_entropy_regularised_objective():
     from keras_cpc.losses import nt_xent
@@ -78,7 +114,9 @@ def test_plain_objective_matches_nt_xent_and_golden_gradients():
     """Acceptance 2: fixed views and identical weights give the same loss and gradient norms."""
     from keras_cpc.losses import nt_xent
 
-    pretrainer = _pretrainer(augmentation=None, temperature=0.5)
+    # The small backbone keeps JAX's compile time down; the ResNet's forward pass has its own
+    # golden test in tests/models/resnet.
+    pretrainer = _pretrainer(augmentation=None, temperature=0.5, name="simclr")
     assert pretrainer.stochastic_code is None  # beta = 0: plain NT-Xent, no extra layer
     set_deterministic_weights(pretrainer, seed=7)
     views = {"view_a": _images(seed=1), "view_b": _images(seed=2)}
@@ -89,7 +127,7 @@ def test_plain_objective_matches_nt_xent_and_golden_gradients():
 
     before = {v.path: _np(v).copy() for v in pretrainer.trainable_variables}
     # SGD with lr 1 and no momentum: the weight delta is minus the gradient, on any backend.
-    pretrainer.compile(optimizer=keras.optimizers.SGD(1.0), jit_compile=False)
+    pretrainer.compile(optimizer=keras.optimizers.SGD(1.0))
     logs = pretrainer.train_on_batch(views, return_dict=True)
     np.testing.assert_allclose(logs["loss"], reference, rtol=1e-4)
     assert logs["mi_lower_bound"] == pytest.approx(math.log(2 * BATCH - 1) - logs["loss"], 1e-4)
@@ -112,7 +150,7 @@ def test_plain_objective_matches_nt_xent_and_golden_gradients():
 
 
 def test_save_load_and_config(tmp_path):
-    pretrainer = _pretrainer(num_classes=2)
+    pretrainer = _pretrainer(resnet=True, num_classes=2)
     config = pretrainer.get_config()
     rebuilt = SimCLRPretrainer.from_config(config)
     assert rebuilt.get_config()["augmentation"] == config["augmentation"]
@@ -148,14 +186,18 @@ def test_bad_inputs_raise_clear_errors():
 DATA_PARALLEL_SCRIPT = r"""
 import keras, numpy as np
 from keras_cpc.layers import ProjectionHead
-from keras_cpc.models import ResNetBackbone, SimCLRPretrainer
+from keras_cpc.models import SimCLRPretrainer
 from tests.helpers import set_deterministic_weights
 import jax
 assert jax.device_count() == 8, jax.devices()
 
 def loss_of_one_step(distribution):
     keras.distribution.set_distribution(distribution)
-    backbone = ResNetBackbone(depth=18, width_multiplier=0.125, stem="cifar")
+    images = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, use_bias=False)(images)
+    x = keras.layers.BatchNormalization()(x)  # batch statistics: global under GSPMD too
+    backbone = keras.Model(images, keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(x)))
+    backbone.output_dim = 8
     model = SimCLRPretrainer(
         backbone, ProjectionHead(num_layers=2, output_dim=16), augmentation=None
     )

@@ -1,0 +1,111 @@
+"""Training throughput of CPCPretrainer vs the encoder+GRU floor, in windows per second.
+
+The floor trains the same backbone on a trivial loss (mean of c_t squared), so the ratio
+floor / CPC is the cost of the CPC objective itself (predictors, negative sampling, scores,
+metrics). Target: ratio <= 1.2.
+
+Run one backend per process:
+    KERAS_BACKEND=jax python benchmarks/cpc_step.py --config small --steps 10
+    KERAS_BACKEND=torch python benchmarks/cpc_step.py --config paper --window 20480 --steps 3
+
+Configs: ``paper`` = van den Oord et al. (kernels 10,8,4,4,4, strides 5,4,2,2,2, 512 channels,
+GRU 256, K=12, 128 negatives, batch 8, 20480-sample windows); ``small`` = 64 channels,
+GRU 64, K=6, 32 negatives, batch 16, 4096-sample windows.
+"""
+
+import argparse
+import time
+
+import keras
+import numpy as np
+
+from keras_cpc.models import CPCBackbone, CPCPretrainer
+
+CONFIGS = {
+    "paper": dict(
+        backbone=dict(encoder_dim=512, context_dim=256),
+        pretrainer=dict(prediction_steps=12, num_negatives=128),
+        batch_size=8,
+        window=20480,
+    ),
+    "small": dict(
+        backbone=dict(encoder_dim=64, context_dim=64),
+        pretrainer=dict(prediction_steps=6, num_negatives=32),
+        batch_size=16,
+        window=4096,
+    ),
+}
+
+
+class FloorModel(keras.Model):
+    """The backbone on a trivial loss: what any objective on top of it costs at least."""
+
+    def __init__(self, backbone, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone = backbone
+
+    def call(self, inputs, training=None):
+        return self.backbone.encode(inputs, training=training)["c"]
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return keras.ops.mean(keras.ops.square(y_pred))
+
+
+def _step_seconds(model, batch):
+    start = time.perf_counter()
+    logs = model.train_on_batch(batch, return_dict=True)
+    float(logs["loss"])  # waits for the step on every backend
+    return time.perf_counter() - start
+
+
+def run(name, steps, warmup, window=None, batch_size=None):
+    config = CONFIGS[name]
+    batch_size = batch_size or config["batch_size"]
+    window = window or config["window"]
+    rng = np.random.default_rng(0)
+    batch = (0.1 * rng.normal(size=(batch_size, window))).astype("float32")
+    models = {}
+    for kind in ("floor", "cpc", "cpc_shared"):
+        keras.utils.set_random_seed(0)
+        backbone = CPCBackbone(**config["backbone"])
+        if kind == "floor":
+            model = FloorModel(backbone)
+        else:
+            shared = kind == "cpc_shared"
+            model = CPCPretrainer(backbone, seed=0, share_negatives=shared, **config["pretrainer"])
+        model.compile(optimizer=keras.optimizers.Adam(2e-4))
+        for _ in range(warmup):  # compile / warm caches
+            _step_seconds(model, batch)
+        models[kind] = model
+    # Interleave the two models so that load changes on a shared machine hit both alike.
+    times = {kind: [] for kind in models}
+    for _ in range(steps):
+        for kind, model in models.items():
+            times[kind].append(_step_seconds(model, batch))
+    rate = {kind: batch_size / float(np.median(t)) for kind, t in times.items()}
+    floor, cpc, shared = rate["floor"], rate["cpc"], rate["cpc_shared"]
+    print(
+        f"backend={keras.backend.backend()} config={name} batch={batch_size} window={window} "
+        f"timed_steps={steps} (median, interleaved) | floor (encoder+GRU, trivial loss) "
+        f"{floor:.2f} windows/s | CPC per-anchor negatives {cpc:.2f} windows/s, ratio "
+        f"{floor / cpc:.3f} | CPC shared negatives {shared:.2f} windows/s, ratio "
+        f"{floor / shared:.3f}",
+        flush=True,
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", choices=["paper", "small", "both"], default="both")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per model")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed first steps (compile)")
+    parser.add_argument("--window", type=int, default=None, help="override window samples")
+    parser.add_argument("--batch-size", type=int, default=None)
+    args = parser.parse_args()
+    names = ["small", "paper"] if args.config == "both" else [args.config]
+    for name in names:
+        run(name, args.steps, args.warmup, args.window, args.batch_size)
+
+
+if __name__ == "__main__":
+    main()

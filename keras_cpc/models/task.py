@@ -1,0 +1,178 @@
+"""Task base: a `Backbone` plus a pooling + dropout + Dense head, saved to presets.
+
+`ImageClassifier` and `AudioClassifier` are thin subclasses that only say how to pool the
+backbone's outputs. Presets of a task hold the backbone files plus ``task.json`` (head config)
+and ``task.weights.h5`` (head weights only, so the backbone weights are stored once).
+"""
+
+import keras
+
+from keras_cpc import presets as preset_utils
+from keras_cpc.models.backbone import Backbone
+
+POOLINGS = ("avg", "max")
+
+
+class Task(keras.Model):
+    """Backbone + pooling + dropout + Dense(num_classes); see subclasses for the pooling."""
+
+    backbone_cls = Backbone
+
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        pooling="avg",
+        dropout=0.0,
+        activation=None,
+        freeze_backbone=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(backbone, self.backbone_cls):
+            raise ValueError(
+                f"`backbone` must be a {self.backbone_cls.__name__}; received "
+                f"{type(backbone).__name__}."
+            )
+        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+            raise ValueError(f"`num_classes` must be an int >= 1; received {num_classes!r}.")
+        if pooling not in POOLINGS:
+            raise ValueError(f"`pooling` must be one of {POOLINGS}; received {pooling!r}.")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1); received {dropout!r}.")
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.pooling = pooling
+        self.dropout = float(dropout)
+        self.activation = activation
+        self.freeze_backbone = bool(freeze_backbone)
+        # trainable=False also puts batch norm in inference mode (Keras 3), so a frozen
+        # backbone keeps its moving statistics: a true linear probe.
+        self.backbone.trainable = not self.freeze_backbone
+        self.head_dropout = keras.layers.Dropout(self.dropout, name="head_dropout")
+        self.predictions = keras.layers.Dense(
+            num_classes, activation=activation, name="predictions"
+        )
+        self.predictions.build((None, backbone.output_dim))
+        self.built = True
+
+    def pool(self, outputs):
+        """Pooled (batch, dim) features from ``backbone.encode`` outputs."""
+        raise NotImplementedError
+
+    def call(self, inputs, training=None):
+        backbone_training = training if self.backbone.trainable else False
+        outputs = self.backbone.encode(inputs, training=backbone_training)
+        features = self.pool(outputs)
+        features = self.head_dropout(features, training=training)
+        return self.predictions(features)
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """`keras.Model.compile` with defaults: Adam(1e-3), sparse cross-entropy, accuracy."""
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(1e-3)
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=self.activation is None)
+        if metrics == "auto":
+            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    # ---- serialisation -------------------------------------------------------------------
+    def head_config(self):
+        return {
+            "num_classes": self.num_classes,
+            "pooling": self.pooling,
+            "dropout": self.dropout,
+            "activation": keras.activations.serialize(keras.activations.get(self.activation))
+            if self.activation is not None
+            else None,
+            "freeze_backbone": self.freeze_backbone,
+        }
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": preset_utils.serialize(self.backbone),
+            **self.head_config(),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = preset_utils.deserialize(
+            config["backbone"], Backbone, f"{cls.__name__} config 'backbone'"
+        )
+        return cls(**config)
+
+    def task_config(self):
+        """Contents of ``task.json``: this task's serialised config without the backbone."""
+        return {
+            "module": type(self).__module__,
+            "class_name": type(self).__name__,
+            "registered_name": keras.saving.get_registered_name(type(self)),
+            "config": {"name": self.name, **self.head_config()},
+        }
+
+    def head_variables(self):
+        """The head's variables keyed ``layer/variable`` (what ``task.weights.h5`` stores)."""
+        return {f"{self.predictions.name}/{v.name}": v for v in self.predictions.weights}
+
+    # ---- presets -------------------------------------------------------------------------
+    @classmethod
+    def from_preset(
+        cls, preset, num_classes=None, freeze_backbone=None, load_weights=True, **kwargs
+    ):
+        """Build the task from a preset name or directory.
+
+        With ``num_classes`` the head is new (randomly initialised) on top of the preset's
+        backbone. Without it the preset must be a task preset (saved by ``save_to_preset`` of
+        this task class): its head config and head weights are restored.
+
+        Args:
+            preset: preset name or directory (see `Backbone.from_preset`).
+            num_classes: classes of a new head; None restores the saved head.
+            freeze_backbone: True trains only the head (linear probe); False fine-tunes end
+                to end. None keeps the saved setting (False for a new head).
+            load_weights: load backbone (and head) weights; False gives fresh weights and
+                opens no weights file.
+            **kwargs: head options (``pooling``, ``dropout``, ``activation``, ``name``).
+
+        Example:
+            >>> classifier = ImageClassifier.from_preset("my_preset", num_classes=10,
+            ...                                          freeze_backbone=True)
+            >>> classifier.compile()
+            >>> classifier.fit(images, labels, epochs=3)
+        """
+        directory, metadata, task_config = preset_utils.load_task_parts(cls, preset)
+        if num_classes is None and task_config is None:
+            raise ValueError(
+                f"Preset {preset!r} holds a backbone only, so pass `num_classes` for a new head; "
+                "received num_classes=None."
+            )
+        backbone = cls.backbone_cls.from_preset(directory, load_weights=load_weights)
+        if num_classes is not None:
+            head = {"num_classes": num_classes, "freeze_backbone": bool(freeze_backbone)}
+            head.update(kwargs)
+            return cls(backbone=backbone, **head)
+        task_cls = preset_utils.resolve_class(task_config, cls, str(directory / "task.json"))
+        head = dict(task_config["config"])
+        if freeze_backbone is not None:
+            head["freeze_backbone"] = freeze_backbone
+        head.update(kwargs)
+        task = task_cls(backbone=backbone, **head)
+        if load_weights:
+            path = preset_utils.verified_file(directory, preset_utils.TASK_WEIGHTS_FILE, metadata)
+            preset_utils.load_variables_h5(path, task.head_variables())
+        return task
+
+    def save_to_preset(self, preset_dir, overwrite=False, metadata=None, readme=None):
+        """Save backbone and head (config and weights) as one preset directory, atomically."""
+        return preset_utils.save_preset(
+            preset_dir,
+            self.backbone,
+            overwrite=overwrite,
+            metadata=metadata,
+            task=self,
+            readme=readme,
+        )

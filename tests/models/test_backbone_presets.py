@@ -1,0 +1,274 @@
+"""Backbone.from_preset / save_to_preset: round trips, listing, integrity and bad input.
+
+Integrity and bad-input cases use a small CPC preset (cheap to build); round trips cover both
+backbones.
+"""
+
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+import keras_cpc
+from keras_cpc import presets as preset_utils
+from keras_cpc.models import Backbone, CPCBackbone, ResNetBackbone
+from tests.fixtures.backbones import (
+    audio_batch,
+    image_batch,
+    tiny_audio_backbone,
+    tiny_image_backbone,
+)
+
+
+def _predict(model, x):
+    return keras.ops.convert_to_numpy(model.predict(x, verbose=0))
+
+
+def _assert_same_weights(a, b):
+    assert len(a.weights) == len(b.weights)
+    for x, y in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y))
+
+
+@pytest.fixture(scope="module")
+def saved_audio_preset(tmp_path_factory):
+    """A small CPC preset saved once; tests that damage it work on a copy (`saved`)."""
+    path = tmp_path_factory.mktemp("saved") / "tiny_audio"
+    tiny_audio_backbone(seed=1).save_to_preset(path, metadata={"description": "Tiny test preset."})
+    return path
+
+
+@pytest.fixture
+def saved(saved_audio_preset, tmp_path):
+    """(backbone, preset directory) for a fresh copy of the saved CPC preset."""
+    path = tmp_path / "tiny_audio"
+    shutil.copytree(saved_audio_preset, path)
+    return tiny_audio_backbone(seed=1), path
+
+
+@pytest.fixture
+def presets_folder(saved_audio_preset, tmp_path, monkeypatch):
+    """A presets search folder holding one preset, found by name."""
+    folder = tmp_path / "shipped"
+    shutil.copytree(saved_audio_preset, folder / "tiny_shipped")
+    monkeypatch.setenv(preset_utils.PRESETS_PATH_ENV, str(folder))
+    return folder
+
+
+def _rewrite_hash(path, filename):
+    """Make metadata.json agree with a deliberately changed file (tests the next check)."""
+    metadata = json.loads((path / "metadata.json").read_text())
+    metadata["files"][filename] = preset_utils.sha256_of(path / filename)
+    (path / "metadata.json").write_text(json.dumps(metadata))
+
+
+# ---- round trips ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["image", "audio"])
+def test_round_trip_reproduces_outputs_exactly(kind, tmp_path):
+    make, batch = {
+        "image": (tiny_image_backbone, image_batch),
+        "audio": (tiny_audio_backbone, audio_batch),
+    }[kind]
+    backbone = make(seed=3)
+    path = backbone.save_to_preset(tmp_path / kind)
+    x = batch()
+    for loader, preset in ((type(backbone), str(path)), (Backbone, path)):
+        restored = loader.from_preset(preset)
+        assert type(restored) is type(backbone)
+        assert restored.get_config() == backbone.get_config()
+        _assert_same_weights(restored, backbone)
+    np.testing.assert_array_equal(_predict(restored, x), _predict(backbone, x))
+
+
+def test_preset_layout_and_metadata(saved):
+    backbone, path = saved
+    names = sorted(p.name for p in path.iterdir())
+    assert names == ["README.md", "config.json", "metadata.json", "model.weights.h5"]
+    metadata = json.loads((path / "metadata.json").read_text())
+    assert metadata["keras_version"] == keras.__version__
+    assert metadata["keras_cpc_version"] == keras_cpc.__version__
+    assert metadata["parameter_count"] == backbone.count_params()
+    assert metadata["input_spec"] == {"modality": "audio", "sample_rate": 8000, "channels": 1}
+    assert metadata["description"] == "Tiny test preset."
+    for name in ("README.md", "config.json", "model.weights.h5"):
+        assert metadata["files"][name] == preset_utils.sha256_of(path / name)
+    assert "from_preset" in (path / "README.md").read_text()
+
+
+def test_load_weights_false_builds_fresh_weights_without_reading_weights(saved):
+    backbone, path = saved
+    os.remove(path / "model.weights.h5")  # proves the file is never opened
+    fresh = Backbone.from_preset(path, load_weights=False)
+    assert type(fresh) is type(backbone)
+    assert fresh.get_config() == backbone.get_config()
+    assert [tuple(w.shape) for w in fresh.weights] == [tuple(w.shape) for w in backbone.weights]
+    differs = [
+        not np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+        for a, b in zip(fresh.weights, backbone.weights)
+    ]
+    assert any(differs)
+
+
+def test_named_preset_listing_and_presets_attribute(presets_folder):
+    listing = keras_cpc.list_presets()
+    assert listing["tiny_shipped"]["description"] == "Tiny test preset."
+    assert listing["tiny_shipped"]["directory"] == str(presets_folder / "tiny_shipped")
+    assert listing["tiny_shipped"]["class_name"] == "keras_cpc>CPCBackbone"
+    assert "tiny_shipped" in CPCBackbone.presets
+    assert "tiny_shipped" in Backbone.presets
+    assert "tiny_shipped" not in ResNetBackbone.presets
+    assert isinstance(Backbone.from_preset("tiny_shipped"), CPCBackbone)
+
+
+# ---- integrity and bad input --------------------------------------------------------------
+
+
+def test_unknown_name_lists_available_presets(presets_folder):
+    with pytest.raises(ValueError, match="Unknown preset 'no_such_preset'.*'tiny_shipped'"):
+        Backbone.from_preset("no_such_preset")
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Expected a preset directory.*does not exist"):
+        Backbone.from_preset(tmp_path / "nothing_here")
+
+
+def test_missing_config(saved):
+    _, path = saved
+    os.remove(path / "config.json")
+    with pytest.raises(FileNotFoundError, match="Expected config.json .* received a directory"):
+        Backbone.from_preset(path)
+
+
+def test_missing_weights(saved):
+    _, path = saved
+    os.remove(path / "model.weights.h5")
+    with pytest.raises(FileNotFoundError, match="Expected model.weights.h5 .* received"):
+        Backbone.from_preset(path)
+
+
+def test_missing_metadata(saved):
+    _, path = saved
+    os.remove(path / "metadata.json")
+    with pytest.raises(FileNotFoundError, match="Expected metadata.json"):
+        Backbone.from_preset(path)
+
+
+def test_truncated_weights_fail_sha256(saved):
+    _, path = saved
+    data = (path / "model.weights.h5").read_bytes()
+    (path / "model.weights.h5").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated or altered: expected sha256 .* received"):
+        Backbone.from_preset(path)
+
+
+def test_altered_weights_fail_sha256(saved):
+    _, path = saved
+    data = bytearray((path / "model.weights.h5").read_bytes())
+    data[-100] ^= 0xFF
+    (path / "model.weights.h5").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="model.weights.h5 .* truncated or altered"):
+        Backbone.from_preset(path)
+
+
+def test_altered_config_fails_sha256(saved):
+    _, path = saved
+    config = json.loads((path / "config.json").read_text())
+    config["config"]["context_dim"] = 64
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="config.json .* truncated or altered"):
+        Backbone.from_preset(path)
+
+
+def test_weights_of_wrong_shapes(saved, tmp_path):
+    _, path = saved
+    wider = tiny_audio_backbone(width=6).save_to_preset(tmp_path / "wider")
+    (path / "model.weights.h5").write_bytes((wider / "model.weights.h5").read_bytes())
+    _rewrite_hash(path, "model.weights.h5")
+    with pytest.raises(
+        ValueError, match=r"do not fit .*expected \(4, 1, 4\), received \(4, 1, 6\)"
+    ):
+        Backbone.from_preset(path)
+
+
+def test_config_naming_a_foreign_class_is_refused(saved):
+    _, path = saved
+    config = {
+        "module": "builtins",
+        "class_name": "eval",
+        "config": {"source": "print('pwned')"},
+        "registered_name": "builtins>eval",
+    }
+    (path / "config.json").write_text(json.dumps(config))
+    _rewrite_hash(path, "config.json")
+    with pytest.raises(ValueError, match="must name a registered keras_cpc class.*'builtins>eval'"):
+        Backbone.from_preset(path)
+
+
+def test_config_with_nested_foreign_object_is_refused(saved):
+    _, path = saved
+    config = json.loads((path / "config.json").read_text())
+    config["config"]["dtype"] = {
+        "module": "os",
+        "class_name": "system",
+        "config": {"command": "true"},
+        "registered_name": "os>system",
+    }
+    (path / "config.json").write_text(json.dumps(config))
+    _rewrite_hash(path, "config.json")
+    with pytest.raises(ValueError, match="only reference keras / keras_cpc objects.*module 'os'"):
+        Backbone.from_preset(path)
+
+
+def test_preset_of_another_backbone_class_is_refused(saved):
+    _, path = saved
+    with pytest.raises(ValueError, match="expected a subclass of ResNetBackbone, received CPC"):
+        ResNetBackbone.from_preset(path)
+
+
+@pytest.mark.parametrize("name", ["../tiny_shipped", "tiny_shipped/../../etc", ".."])
+def test_dotdot_name_escaping_presets_folder(presets_folder, name):
+    with pytest.raises(ValueError, match="escapes"):
+        Backbone.from_preset(name)
+
+
+def test_symlinked_name_escaping_presets_folder(presets_folder, saved):
+    _, outside = saved
+    os.symlink(outside, presets_folder / "linked")
+    with pytest.raises(ValueError, match="must resolve inside its presets folder"):
+        Backbone.from_preset("linked")
+
+
+def test_save_into_existing_directory_refuses_without_overwrite(saved):
+    _, path = saved
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    other = tiny_audio_backbone(seed=9)
+    with pytest.raises(FileExistsError, match="pass overwrite=True") as info:
+        other.save_to_preset(path)
+    assert isinstance(info.value, ValueError)
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    other.save_to_preset(path, overwrite=True)
+    _assert_same_weights(Backbone.from_preset(path), other)
+
+
+def test_crash_mid_save_leaves_old_preset_intact(saved, monkeypatch):
+    backbone, path = saved
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    other = tiny_audio_backbone(seed=9)
+
+    def crash(filepath, *args, **kwargs):
+        with open(filepath, "wb") as handle:
+            handle.write(b"half")
+        raise RuntimeError("simulated crash while writing weights")
+
+    monkeypatch.setattr(other, "save_weights", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        other.save_to_preset(path, overwrite=True)
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp leftovers
+    _assert_same_weights(Backbone.from_preset(path), backbone)

@@ -1,0 +1,166 @@
+"""The keras-cpc command (run in-process through `keras_cpc.cli.main`) and the linear probe."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_cpc import presets as preset_utils
+from keras_cpc.cli import main
+from keras_cpc.models.audio_classifier import batch_waveforms
+from keras_cpc.probe import linear_probe
+from tests.fixtures.backbones import (
+    AUDIO_RATE,
+    image_batch,
+    tiny_audio_backbone,
+    tiny_image_backbone,
+)
+
+
+@pytest.fixture(scope="module")
+def shipped_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shipped")
+    backbone = tiny_image_backbone(seed=4)
+    backbone.save_to_preset(folder / "cli_image", metadata={"description": "CLI test preset."})
+    return folder
+
+
+@pytest.fixture
+def image_preset(shipped_folder, monkeypatch):
+    """The ResNet preset 'cli_image', found by name; returns an equal backbone."""
+    monkeypatch.setenv(preset_utils.PRESETS_PATH_ENV, str(shipped_folder))
+    return tiny_image_backbone(seed=4)
+
+
+def _write_images(folder, images):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(images):
+        keras.utils.save_img(folder / f"img_{i:02d}.png", image, scale=False)
+
+
+def test_presets_table(image_preset, capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert "cli_image" in out and "CLI test preset." in out and "ResNetBackbone" in out
+
+
+def test_info_prints_metadata(image_preset, capsys):
+    assert main(["info", "cli_image"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["description"] == "CLI test preset."
+    assert set(info["files"]) == {"README.md", "config.json", "model.weights.h5"}
+
+
+def test_extract_images_matches_predict(image_preset, tmp_path, capsys):
+    images = image_batch(5, seed=7)
+    _write_images(tmp_path / "images", images)
+    output = tmp_path / "out" / "features.npy"
+    code = main(
+        [
+            "extract",
+            "cli_image",
+            str(tmp_path / "images"),
+            "--output",
+            str(output),
+            "--batch-size",
+            "2",
+        ]
+    )
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "extract" in captured.err and "3/3" in captured.err  # tqdm progress bar
+    features = np.load(output)
+    expected = keras.ops.convert_to_numpy(image_preset.predict(images, verbose=0))
+    np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-6)
+    assert len(output.with_suffix(".files.txt").read_text().splitlines()) == 5
+
+
+def test_extract_audio_resamples_to_preset_rate(tmp_path):
+    import soundfile
+
+    backbone = tiny_audio_backbone(seed=5)
+    preset = backbone.save_to_preset(tmp_path / "cli_audio")
+    rng = np.random.default_rng(0)
+    clips = [0.1 * rng.standard_normal(n).astype("float32") for n in (3200, 2000)]
+    for i, clip in enumerate(clips):
+        soundfile.write(tmp_path / f"clip{i}.wav", clip, 16000)
+    output = tmp_path / "audio.npy"
+    files = [str(tmp_path / "clip0.wav"), str(tmp_path / "clip1.wav")]
+    assert main(["extract", str(preset), *files, "--output", str(output), "--quiet"]) == 0
+    features = np.load(output)
+    reread = [soundfile.read(f, dtype="float32")[0] for f in files]
+    expected = backbone.predict(batch_waveforms(reread, 16000, AUDIO_RATE), verbose=0)
+    assert features.shape == (2, backbone.output_dim)
+    np.testing.assert_allclose(features, keras.ops.convert_to_numpy(expected), rtol=1e-5, atol=1e-6)
+
+
+def test_probe_command(tmp_path):
+    import soundfile
+
+    preset = tiny_audio_backbone(seed=6).save_to_preset(tmp_path / "cli_audio")
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 10), ("test", 4)):
+        for label, amplitude in (("loud", 1.0), ("quiet", 0.01)):
+            folder = tmp_path / split / label
+            folder.mkdir(parents=True)
+            for i in range(count):
+                clip = amplitude * rng.standard_normal(800).astype("float32")
+                soundfile.write(folder / f"{i}.wav", np.clip(clip, -1, 1), AUDIO_RATE)
+    code = main(
+        [
+            "probe",
+            str(preset),
+            str(tmp_path / "train"),
+            "--test-dir",
+            str(tmp_path / "test"),
+            "--output",
+            str(tmp_path / "r.json"),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["classes"] == ["loud", "quiet"]
+    assert (result["num_train"], result["num_val"]) == (16, 4)
+    assert result["test_accuracy"] == 1.0
+    assert str(result["best_c"]) in result["val_accuracy_by_c"]
+
+
+def test_unknown_preset_exits_with_message(image_preset, capsys):
+    assert main(["info", "no_such_preset"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown preset 'no_such_preset'" in err and "'cli_image'" in err
+
+
+def test_extract_wrong_file_type(image_preset, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("x")
+    code = main(
+        ["extract", "cli_image", str(tmp_path / "notes.txt"), "--output", str(tmp_path / "f.npy")]
+    )
+    assert code == 2
+    assert "Expected files ending in .png" in capsys.readouterr().err
+
+
+def test_linear_probe_chooses_c_on_validation():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(3, 16)) * 3
+    labels = np.repeat(np.arange(3), 40)
+    features = centers[labels] + rng.normal(size=(120, 16))
+    test_labels = np.repeat(np.arange(3), 10)
+    test_features = centers[test_labels] + rng.normal(size=(30, 16))
+    result = linear_probe(features, labels, test_features, test_labels, c_values=(0.01, 1.0))
+    assert result.best_c in (0.01, 1.0)
+    assert set(result.val_accuracy_by_c) == {0.01, 1.0}
+    assert result.val_accuracy == max(result.val_accuracy_by_c.values())
+    assert result.test_accuracy > 0.9
+    assert (result.num_train, result.num_val, result.num_classes) == (96, 24, 3)
+
+
+def test_linear_probe_bad_input():
+    with pytest.raises(ValueError, match=r"2-D array \(samples, dim\); received shape \(10,\)"):
+        linear_probe(np.zeros(10), np.zeros(10))
+    with pytest.raises(ValueError, match="one label per feature row"):
+        linear_probe(np.zeros((10, 2)), np.zeros(9))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        linear_probe(np.zeros((10, 2)), np.zeros(10))
