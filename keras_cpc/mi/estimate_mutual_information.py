@@ -7,31 +7,21 @@ from keras_cpc.layers.critics import ConcatCritic, SeparableCritic
 from keras_cpc.mi.info_nce_estimator import InfoNCEEstimator
 
 
-class _RandomPairBatches(keras.utils.PyDataset):
-    """`steps` batches of `batch_size` pairs, walking through seeded random permutations.
+def _passes(num_samples, batch_size, steps, seed):
+    """Row orders of successive passes over the data, `steps` batches in all.
 
-    Each pass over the data uses every pair at most once, so with at least
-    ``steps * batch_size`` samples every batch is fresh (as in Poole et al.); batch k depends
-    only on (seed, k).
+    Each pass is a seeded random permutation cut to whole batches, so every pair is used at most
+    once per pass: with ``num_samples >= steps * batch_size`` all batches are fresh pairs, as in
+    Poole et al. Arrays (not a generator) feed `fit`, the cheapest input on every backend.
     """
-
-    def __init__(self, x, y, batch_size, steps, seed):
-        super().__init__()
-        self.x, self.y = x, y
-        self.batch_size, self.steps, self.seed = batch_size, steps, seed
-        self.batches_per_pass = len(x) // batch_size
-        self._pass, self._order = None, None
-
-    def __len__(self):
-        return self.steps
-
-    def __getitem__(self, index):
-        data_pass, position = divmod(index, self.batches_per_pass)
-        if data_pass != self._pass:
-            self._pass = data_pass
-            self._order = np.random.default_rng([self.seed, data_pass]).permutation(len(self.x))
-        rows = self._order[position * self.batch_size : (position + 1) * self.batch_size]
-        return ({"x": self.x[rows], "y": self.y[rows]},)
+    batches_per_pass = num_samples // batch_size
+    remaining, data_pass = steps, 0
+    while remaining > 0:
+        batches = min(batches_per_pass, remaining)
+        order = np.random.default_rng([seed, data_pass]).permutation(num_samples)
+        yield order[: batches * batch_size]
+        remaining -= batches
+        data_pass += 1
 
 
 class _PerStepHistory(keras.callbacks.Callback):
@@ -91,9 +81,9 @@ def estimate_mutual_information(
     Trains an `InfoNCEEstimator` with Adam on ``steps`` batches of ``batch_size`` pairs
     (x_i, y_i) taken in random order (fresh pairs while ``steps * batch_size <= num_samples``;
     fewer samples are reused, and a critic can then overfit them), via Keras `fit` (progress
-    bar with ``verbose``), on any backend. The estimate is the InfoNCE bound ``ln N - L``
-    averaged over the last ``averaging_steps`` training steps (Poole et al. plot the same
-    smoothed training bound). It is a lower bound
+    bar with ``verbose``, one bar per pass over the data), on any backend. The estimate is
+    the InfoNCE bound ``ln N - L`` averaged over the last ``averaging_steps`` training steps
+    (Poole et al. plot the same smoothed training bound). It is a lower bound
     in expectation and can never exceed ``ln(batch_size)``: estimates of large MI need large
     batches.
 
@@ -148,8 +138,16 @@ def estimate_mutual_information(
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     keys = ["loss", "mi_lower_bound"] + (["code_entropy"] if entropy_weight > 0 else [])
     recorder = _PerStepHistory(keys)
-    batches = _RandomPairBatches(x, y, int(batch_size), steps, seed)
-    model.fit(batches, epochs=1, shuffle=False, verbose=verbose, callbacks=[recorder])
+    for rows in _passes(len(x), int(batch_size), steps, seed):
+        # Successive fits reuse the compiled train step and the optimizer state.
+        model.fit(
+            {"x": x[rows], "y": y[rows]},
+            batch_size=int(batch_size),
+            epochs=1,
+            shuffle=False,
+            verbose=verbose,
+            callbacks=[recorder],
+        )
     history = recorder.values
     window = averaging_steps or max(1, steps // 10)
     estimate = float(np.mean(history["mi_lower_bound"][-window:]))
