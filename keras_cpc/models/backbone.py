@@ -3,13 +3,6 @@
 Holds no model logic: subclasses build their layers; this class adds the preset API.
 """
 
-import keras
-
-# Private Keras classes, needed to make functional subclasses without touching `Backbone`
-# (see `Backbone.__init__`); both exist unchanged across Keras 3.x.
-from keras.src.models.functional import Functional
-from keras.src.trainers.trainer import Trainer
-
 from keras_cpc import presets as preset_utils
 
 
@@ -20,10 +13,14 @@ class _PresetsOfClass:
         return preset_utils.list_presets(backbone_cls=owner)
 
 
-class Backbone(keras.Model):
+class Backbone:
     """A feature extractor whose ``predict`` returns pooled embeddings.
 
-    Subclasses build their layers and implement ``get_config`` and ``encode``. This class
+    A mixin, not a `keras.Model`: concrete backbones derive from both
+    (``class ResNetBackbone(Backbone, keras.Model)``). Keras turns a functional `Model` subclass
+    into a `Functional` one by rewriting the base classes up to `keras.Model`; keeping `Backbone`
+    outside that chain lets functional (ResNet) and subclassed (CPC) backbones live side by
+    side. Subclasses build their layers and implement ``get_config`` and ``encode``. This class
     adds the preset API: ``from_preset``, ``save_to_preset`` and the ``presets`` attribute
     (``{name: info}`` for every preset of the class, with its description).
 
@@ -35,19 +32,6 @@ class Backbone(keras.Model):
     """
 
     presets = _PresetsOfClass()
-
-    def __init__(self, *args, **kwargs):
-        if _functional_init_arguments(args, kwargs):
-            # Keras makes a `Model` subclass functional by rewriting the `__bases__` of every
-            # class up the hierarchy, which would turn `Backbone` itself functional and break
-            # the subclassed backbones (CPCBackbone) created afterwards in the same process.
-            # Give only the functional subclass a functional base and initialise it the way
-            # `keras.Model.__init__` does.
-            _use_functional_backbone_base(type(self))
-            Trainer.__init__(self)
-            Functional.__init__(self, *args, **kwargs)
-        else:
-            super().__init__(*args, **kwargs)
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
@@ -87,26 +71,3 @@ class Backbone(keras.Model):
         return preset_utils.save_preset(
             preset_dir, self, overwrite=overwrite, metadata=metadata, readme=readme
         )
-
-
-class _FunctionalBackbone(Backbone, Functional):
-    """Base that functional subclasses of `Backbone` are given instead of `Backbone`."""
-
-
-def _use_functional_backbone_base(cls):
-    if issubclass(cls, Functional):
-        return
-    for klass in cls.__mro__:
-        if Backbone in klass.__bases__:
-            klass.__bases__ = tuple(
-                _FunctionalBackbone if base is Backbone else base for base in klass.__bases__
-            )
-
-
-def _functional_init_arguments(args, kwargs):
-    # Same test as keras.Model.__init__ uses to detect `Model(inputs, outputs)`.
-    return (
-        len(args) == 2
-        or (len(args) == 1 and "outputs" in kwargs)
-        or ("inputs" in kwargs and "outputs" in kwargs)
-    )

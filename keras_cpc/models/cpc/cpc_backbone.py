@@ -11,7 +11,7 @@ CONTEXT_NETWORKS = ("gru", "lstm", "transformer")
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
-class CPCBackbone(Backbone):
+class CPCBackbone(Backbone, keras.Model):
     """Contrastive Predictive Coding backbone for raw mono audio (van den Oord et al. 2018).
 
     A strided convolution encoder g_enc turns the waveform into frame codes z_t (one per

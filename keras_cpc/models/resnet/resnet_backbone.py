@@ -87,7 +87,7 @@ def _bottleneck_block(x, filters, strides, use_projection, name):
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
-class ResNetBackbone(Backbone):
+class ResNetBackbone(Backbone, keras.Model):
     """ResNet-18/34/50 as used by SimCLR, returning globally pooled features.
 
     Matches the official SimCLR encoder: bias-free convs with variance-scaling init, batch norm
