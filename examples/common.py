@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+from keras_cpc.data.folders import AUDIO_SUFFIXES, IMAGE_SUFFIXES, list_class_folder, read_images
+
 FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)$")
 
 
@@ -255,45 +255,6 @@ def subset(indices, limit, seed):
 # ---- images -----------------------------------------------------------------------------------
 
 
-def list_image_folder(root):
-    """Files, integer labels and class names of a class-per-folder image tree (no decoding)."""
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"Expected a folder with one sub-folder of images per class; received {root}."
-        )
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if len(classes) < 2:
-        raise ValueError(f"Expected at least 2 class sub-folders in {root}; received {classes}.")
-    files, labels = [], []
-    for index, name in enumerate(classes):
-        found = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        files.extend(found)
-        labels.extend([index] * len(found))
-    if not files:
-        raise ValueError(f"Expected image files ({IMAGE_SUFFIXES}) under {root}; found none.")
-    return files, np.asarray(labels), classes
-
-
-def read_images(files, image_size=None):
-    """Decode image files to uint8 (n, h, w, 3), resized (bilinear) to ``image_size``."""
-    from PIL import Image
-
-    images = []
-    for path in files:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            if image_size is not None and image.size != tuple(image_size[::-1]):
-                image = image.resize(tuple(image_size[::-1]), Image.BILINEAR)
-            images.append(np.asarray(image, dtype="uint8"))
-    shapes = {im.shape for im in images}
-    if len(shapes) > 1:
-        raise ValueError(
-            f"All images must share one size (pass an image size to resize); received {shapes}."
-        )
-    return np.stack(images)
-
-
 class LazyImages:
     """Images of a source, decoded only for the rows asked for (``take(rows)``)."""
 
@@ -303,7 +264,7 @@ class LazyImages:
             self.images, self.labels, self.classes, _ = load_tfds_images(tfds_name(source))
             self.files = None
         else:
-            self.files, self.labels, self.classes = list_image_folder(source)
+            self.files, self.labels, self.classes = list_class_folder(source, IMAGE_SUFFIXES)
             self.images = None
 
     def take(self, rows):

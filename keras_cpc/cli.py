@@ -17,33 +17,12 @@ import json
 import sys
 from pathlib import Path
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-
-
-def _collect_files(inputs, suffixes):
-    files = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            files.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
-            )
-        elif path.is_file():
-            if path.suffix.lower() not in suffixes:
-                raise ValueError(
-                    f"Expected files ending in {', '.join(suffixes)} for this preset; received "
-                    f"{path}."
-                )
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"Expected an existing file or folder; received {path}.")
-    if not files:
-        raise ValueError(
-            f"Expected at least one {'/'.join(suffixes)} file in {list(map(str, inputs))}; "
-            "received none."
-        )
-    return files
+from keras_cpc.data.folders import (
+    AUDIO_SUFFIXES,
+    IMAGE_SUFFIXES,
+    collect_files,
+    list_class_folder,
+)
 
 
 def _is_audio(backbone):
@@ -139,7 +118,7 @@ def _cmd_extract(args):
     from keras_cpc.models import Backbone
 
     backbone = Backbone.from_preset(args.preset)
-    files = _collect_files(args.inputs, _suffixes(backbone))
+    files = collect_files(args.inputs, _suffixes(backbone))
     features = extract_features(backbone, files, args.batch_size, progress=not args.quiet)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -150,23 +129,6 @@ def _cmd_extract(args):
     return 0
 
 
-def _labelled_files(root, suffixes):
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"Expected a folder with one sub-folder per class; received {root}."
-        )
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if len(classes) < 2:
-        raise ValueError(f"Expected at least 2 class sub-folders in {root}; received {classes}.")
-    files, labels = [], []
-    for index, name in enumerate(classes):
-        found = _collect_files([root / name], suffixes)
-        files.extend(found)
-        labels.extend([index] * len(found))
-    return files, labels, classes
-
-
 def _cmd_probe(args):
     import numpy as np
 
@@ -174,11 +136,13 @@ def _cmd_probe(args):
     from keras_cpc.probe import linear_probe
 
     backbone = Backbone.from_preset(args.preset)
-    files, labels, classes = _labelled_files(args.train_dir, _suffixes(backbone))
+    files, labels, classes = list_class_folder(args.train_dir, _suffixes(backbone))
     features = extract_features(backbone, files, args.batch_size, progress=not args.quiet)
     test_features = test_labels = None
     if args.test_dir:
-        test_files, test_labels, test_classes = _labelled_files(args.test_dir, _suffixes(backbone))
+        test_files, test_labels, test_classes = list_class_folder(
+            args.test_dir, _suffixes(backbone)
+        )
         if test_classes != classes:
             raise ValueError(
                 f"Test classes must match training classes {classes}; received {test_classes}."
