@@ -228,6 +228,33 @@ class Timer:
 # ---- splits -----------------------------------------------------------------------------------
 
 
+def fit_resumable(model, dataset, args, steps_per_epoch):
+    """``model.fit`` with `training_callbacks`; prints and returns the run summary.
+
+    The summary (steps, epochs, wall times, final epoch metrics) is also written to
+    ``summary.json`` in ``args.checkpoint_dir`` when one is given.
+    """
+    import keras
+
+    callbacks = training_callbacks(args.checkpoint_dir, args.checkpoint_dir)
+    with Timer() as timer:
+        history = model.fit(dataset, epochs=args.epochs, callbacks=callbacks, verbose=args.verbose)
+    steps_done = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    final = {k: float(v[-1]) for k, v in history.history.items() if v}
+    print(f"Done: {steps_done} steps in total, {timer.seconds:.1f} s in this process; {final}")
+    summary = {
+        "steps": steps_done,
+        "steps_per_epoch": steps_per_epoch,
+        "epochs": args.epochs,
+        "wall_time_s_this_process": round(timer.seconds, 1),
+        "wall_time_s_all_epochs": total_epoch_time(args.checkpoint_dir),
+        "final_epoch_metrics": final,
+    }
+    if args.checkpoint_dir:
+        write_json(Path(args.checkpoint_dir) / "summary.json", summary)
+    return summary
+
+
 def stratified_holdout(labels, fraction, seed):
     """(train_indices, holdout_indices): ``fraction`` of each class held out, seeded."""
     labels = np.asarray(labels)

@@ -205,24 +205,7 @@ def main(argv=None):
         optimizer=keras.optimizers.Adam(schedule), jit_compile=jit, run_eagerly=args.run_eagerly
     )
 
-    callbacks = common.training_callbacks(args.checkpoint_dir, args.checkpoint_dir)
-    with common.Timer() as timer:
-        history = pretrainer.fit(
-            dataset, epochs=args.epochs, callbacks=callbacks, verbose=args.verbose
-        )
-    steps_done = int(keras.ops.convert_to_numpy(pretrainer.optimizer.iterations))
-    final = {k: float(v[-1]) for k, v in history.history.items() if v}
-    print(f"Done: {steps_done} steps in total, {timer.seconds:.1f} s in this process; {final}")
-    summary = {
-        "steps": steps_done,
-        "steps_per_epoch": steps_per_epoch,
-        "epochs": args.epochs,
-        "wall_time_s_this_process": round(timer.seconds, 1),
-        "wall_time_s_all_epochs": common.total_epoch_time(args.checkpoint_dir),
-        "final_epoch_metrics": final,
-    }
-    if args.checkpoint_dir:
-        common.write_json(Path(args.checkpoint_dir) / "summary.json", summary)
+    summary = common.fit_resumable(pretrainer, dataset, args, steps_per_epoch)
     if args.save_preset:
         hyper = {k: v for k, v in vars(args).items() if k != "verbose"}
         metadata = {

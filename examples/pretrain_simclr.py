@@ -211,25 +211,7 @@ def main(argv=None):
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
     pretrainer.compile(optimizer=optimizer, jit_compile=jit, run_eagerly=args.run_eagerly)
 
-    callbacks = common.training_callbacks(args.checkpoint_dir, args.checkpoint_dir)
-    with common.Timer() as timer:
-        history = pretrainer.fit(
-            dataset, epochs=args.epochs, callbacks=callbacks, verbose=args.verbose
-        )
-    steps_done = int(keras.ops.convert_to_numpy(pretrainer.optimizer.iterations))
-    final = {k: float(v[-1]) for k, v in history.history.items() if v}
-    print(f"Done: {steps_done} steps in total, {timer.seconds:.1f} s in this process; {final}")
-
-    summary = {
-        "steps": steps_done,
-        "steps_per_epoch": steps_per_epoch,
-        "epochs": args.epochs,
-        "wall_time_s_this_process": round(timer.seconds, 1),
-        "wall_time_s_all_epochs": common.total_epoch_time(args.checkpoint_dir),
-        "final_epoch_metrics": final,
-    }
-    if args.checkpoint_dir:
-        common.write_json(Path(args.checkpoint_dir) / "summary.json", summary)
+    summary = common.fit_resumable(pretrainer, dataset, args, steps_per_epoch)
     if args.save_preset:
         description = (
             f"SimCLR ResNet-{args.depth} (CIFAR stem, width {args.width:g}) pretrained on "
