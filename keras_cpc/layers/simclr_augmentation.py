@@ -16,6 +16,28 @@ YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ).astype("float32")
 CUBIC_A = -0.5
 
 
+def check_image_batch(images, owner, what="images"):
+    """Raise a ValueError unless ``images`` is a non-empty (batch, height, width, 3) batch.
+
+    Shared by `SimCLRAugmentation` and `SimCLRPretrainer` (which also checks fixed views).
+    Returns the static shape.
+    """
+    shape = tuple(images.shape)
+    if len(shape) != 4:
+        raise ValueError(
+            f"{owner} expects {what} of rank 4 (batch, height, width, 3); received rank "
+            f"{len(shape)} with shape {shape}."
+        )
+    if shape[-1] != 3:
+        raise ValueError(
+            f"{owner} expects 3 (RGB) channels; received {shape[-1]} channels in {what} "
+            f"(shape {shape})."
+        )
+    if shape[0] == 0:
+        raise ValueError(f"{owner} received an empty batch of {what} (shape {shape}).")
+    return shape
+
+
 def _cubic_weights(distance):
     t = ops.abs(distance)
     a = CUBIC_A
@@ -172,19 +194,7 @@ class SimCLRAugmentation(keras.layers.Layer):
         self.supports_masking = False
 
     def _check_images(self, images):
-        shape = tuple(images.shape)
-        if len(shape) != 4:
-            raise ValueError(
-                "SimCLRAugmentation expects images of rank 4 (batch, height, width, 3); "
-                f"received rank {len(shape)} with shape {shape}."
-            )
-        if shape[-1] != 3:
-            raise ValueError(
-                f"SimCLRAugmentation expects 3 (RGB) channels; received {shape[-1]} channels "
-                f"(shape {shape})."
-            )
-        if shape[0] == 0:
-            raise ValueError(f"SimCLRAugmentation received an empty batch (shape {shape}).")
+        shape = check_image_batch(images, "SimCLRAugmentation")
         if self.image_size is not None and shape[1] is not None and shape[2] is not None:
             if shape[1] < self.image_size[0] or shape[2] < self.image_size[1]:
                 raise ValueError(

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_cpc.layers.projection_head import ProjectionHead
-from keras_cpc.layers.simclr_augmentation import SimCLRAugmentation
+from keras_cpc.layers.simclr_augmentation import SimCLRAugmentation, check_image_batch
 from keras_cpc.losses import nt_xent_logits
 from keras_cpc.metrics import ContrastiveAccuracy, MILowerBound
 
@@ -147,21 +147,6 @@ class SimCLRPretrainer(keras.Model):
 
     # --- Forward pass -------------------------------------------------------------------------
 
-    def _check_images(self, images, what):
-        shape = tuple(images.shape)
-        if len(shape) != 4:
-            raise ValueError(
-                f"SimCLRPretrainer expects {what} of rank 4 (batch, height, width, 3); received "
-                f"rank {len(shape)} with shape {shape}."
-            )
-        if shape[-1] != 3:
-            raise ValueError(
-                f"SimCLRPretrainer expects 3 (RGB) channels in {what}; received {shape[-1]} "
-                f"(shape {shape})."
-            )
-        if shape[0] == 0:
-            raise ValueError(f"SimCLRPretrainer received an empty batch of {what} ({shape}).")
-
     def make_views(self, inputs, training=False):
         """The two views ``(view_a, view_b)`` of a batch (see the class docstring)."""
         if isinstance(inputs, dict):
@@ -173,8 +158,8 @@ class SimCLRPretrainer(keras.Model):
                 )
             view_a = ops.convert_to_tensor(inputs["view_a"])
             view_b = ops.convert_to_tensor(inputs["view_b"])
-            self._check_images(view_a, "view_a")
-            self._check_images(view_b, "view_b")
+            check_image_batch(view_a, "SimCLRPretrainer", "view_a")
+            check_image_batch(view_b, "SimCLRPretrainer", "view_b")
             if tuple(view_a.shape) != tuple(view_b.shape):
                 raise ValueError(
                     "`view_a` and `view_b` must have the same shape; received "
@@ -182,7 +167,7 @@ class SimCLRPretrainer(keras.Model):
                 )
             return ops.cast(view_a, "float32"), ops.cast(view_b, "float32")
         images = ops.convert_to_tensor(inputs)
-        self._check_images(images, "images")
+        check_image_batch(images, "SimCLRPretrainer")
         if self.augmentation is None:
             images = ops.cast(images, "float32")
             return images, images
