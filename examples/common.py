@@ -255,6 +255,21 @@ def fit_resumable(model, dataset, args, steps_per_epoch):
     return summary
 
 
+def full_batch_steps(count, batch_size, steps_per_epoch, what):
+    """Steps per epoch of full batches (``steps_per_epoch`` or one pass); refuses too few items."""
+    if count // batch_size < 1:
+        raise ValueError(
+            f"Need at least one full batch: batch size {batch_size} but only {count} {what}."
+        )
+    return steps_per_epoch or count // batch_size
+
+
+def epoch_order(rng, count, steps, batch_size):
+    """Row order for ``steps`` full batches: as many fresh permutations as needed, joined."""
+    reps = -(-steps * batch_size // count)
+    return np.concatenate([rng.permutation(count) for _ in range(reps)])
+
+
 def stratified_holdout(labels, fraction, seed):
     """(train_indices, holdout_indices): ``fraction`` of each class held out, seeded."""
     labels = np.asarray(labels)
@@ -364,6 +379,20 @@ def load_digits_images(image_size=32):
 # ---- audio ------------------------------------------------------------------------------------
 
 
+def _peak_normalised(clip):
+    return clip / max(float(np.max(np.abs(clip))), 1e-6)
+
+
+def _clip_info(digit, speaker, index, names):
+    """Per-clip labels of an FSDD-style set, as arrays aligned with the clips."""
+    return {
+        "digit": np.asarray(digit),
+        "speaker": np.asarray(speaker),
+        "index": np.asarray(index),
+        "file": np.asarray(names),
+    }
+
+
 def load_fsdd_folder(root, sample_rate=8000, limit=None, seed=0):
     """FSDD-layout clips ``{digit}_{speaker}_{index}.wav`` (searched recursively).
 
@@ -401,21 +430,14 @@ def load_fsdd_folder(root, sample_rate=8000, limit=None, seed=0):
         if len(data) == 0:
             print(f"warning: skipping empty file {path}", file=sys.stderr)
             continue
-        clip = resample_waveform(data.mean(axis=1), rate, sample_rate)
-        clips.append(clip / max(float(np.max(np.abs(clip))), 1e-6))
+        clips.append(_peak_normalised(resample_waveform(data.mean(axis=1), rate, sample_rate)))
         digit.append(int(match.group(1)))
         speaker.append(match.group(2))
         index.append(int(match.group(3)))
         names.append(str(path))
     if not clips:
         raise ValueError(f"Expected FSDD-style .wav files under {root}; found none readable.")
-    info = {
-        "digit": np.asarray(digit),
-        "speaker": np.asarray(speaker),
-        "index": np.asarray(index),
-        "file": np.asarray(names),
-    }
-    return clips, info
+    return clips, _clip_info(digit, speaker, index, names)
 
 
 def load_tfds_audio(name, sample_rate=8000):
@@ -428,8 +450,7 @@ def load_tfds_audio(name, sample_rate=8000):
         audio = np.asarray(record["audio"], dtype="float32")
         if np.issubdtype(np.asarray(record["audio"]).dtype, np.integer):
             audio = audio / 32768.0
-        clip = resample_waveform(audio, 8000, sample_rate)
-        clips.append(clip / max(float(np.max(np.abs(clip))), 1e-6))
+        clips.append(_peak_normalised(resample_waveform(audio, 8000, sample_rate)))
         digit.append(int(record["label"]))
         filename = record.get("audio/filename", b"")
         filename = filename.decode() if isinstance(filename, bytes) else str(filename)
@@ -437,13 +458,7 @@ def load_tfds_audio(name, sample_rate=8000):
         speaker.append(match.group(2) if match else "unknown")
         index.append(int(match.group(3)) if match else position)
         names.append(filename)
-    info = {
-        "digit": np.asarray(digit),
-        "speaker": np.asarray(speaker),
-        "index": np.asarray(index),
-        "file": np.asarray(names),
-    }
-    return clips, info
+    return clips, _clip_info(digit, speaker, index, names)
 
 
 def load_audio(source, sample_rate=8000, limit=None, seed=0):

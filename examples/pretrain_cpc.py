@@ -104,18 +104,13 @@ def RandomWindows(clips, window, batch_size, steps_per_epoch=None, seed=0):  # n
         def __init__(self):
             super().__init__()
             self.rng = np.random.default_rng(seed)
-            full = len(clips) // batch_size
-            if full < 1:
-                raise ValueError(
-                    f"Need at least one full batch: batch size {batch_size} but only "
-                    f"{len(clips)} training clips."
-                )
-            self.steps = steps_per_epoch or full
+            self.steps = common.full_batch_steps(
+                len(clips), batch_size, steps_per_epoch, "training clips"
+            )
             self._order()
 
         def _order(self):
-            reps = -(-self.steps * batch_size // len(clips))
-            self.order = np.concatenate([self.rng.permutation(len(clips)) for _ in range(reps)])
+            self.order = common.epoch_order(self.rng, len(clips), self.steps, batch_size)
 
         def __len__(self):
             return self.steps
@@ -154,8 +149,9 @@ def main(argv=None):
     clips, info = common.load_audio(args.data, args.sample_rate)
     held = np.zeros(len(clips), bool)
     if args.heldout_indices:
-        low, _, high = args.heldout_indices.partition("-")
-        held = (info["index"] >= int(low)) & (info["index"] <= int(high or low))
+        from linear_probe import parse_range  # the probe reads "5-9" the same way
+
+        held = np.isin(info["index"], list(parse_range(args.heldout_indices)))
     train_rows = common.subset(np.flatnonzero(~held), args.limit, args.seed)
     train_clips = [clips[i] for i in train_rows]
     lengths = np.array([len(c) for c in train_clips])

@@ -119,21 +119,13 @@ class ImageBatches:
             def __init__(self):
                 super().__init__()
                 self.rng = np.random.default_rng(seed)
-                full = len(images) // batch_size
-                if full < 1:
-                    raise ValueError(
-                        f"Need at least one full batch: batch size {batch_size} but only "
-                        f"{len(images)} training images."
-                    )
-                self.steps = steps_per_epoch or full
+                self.steps = common.full_batch_steps(
+                    len(images), batch_size, steps_per_epoch, "training images"
+                )
                 self._order()
 
             def _order(self):
-                needed = self.steps * batch_size
-                reps = math.ceil(needed / len(images))
-                self.order = np.concatenate(
-                    [self.rng.permutation(len(images)) for _ in range(reps)]
-                )
+                self.order = common.epoch_order(self.rng, len(images), self.steps, batch_size)
 
             def __len__(self):
                 return self.steps
