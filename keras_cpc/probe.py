@@ -46,17 +46,15 @@ def _check(features, labels, what):
             f"{what} labels must be a 1-D array with one label per feature row "
             f"({len(features)}); received shape {labels.shape}."
         )
-    return features.astype("float64"), labels
+    # float32 halves the memory traffic of every solver pass (the probe is memory-bound on
+    # wide inputs such as 3072 raw pixels) and lbfgs keeps it.
+    return features.astype("float32"), labels
 
 
-def _make_probe(c, seed, max_iter):
+def _make_probe(c, seed, max_iter, warm_start=False):
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(
-        StandardScaler(), LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
-    )
+    return LogisticRegression(C=c, max_iter=max_iter, random_state=seed, warm_start=warm_start)
 
 
 def linear_probe(
@@ -68,6 +66,7 @@ def linear_probe(
     c_values=DEFAULT_C_VALUES,
     seed=0,
     max_iter=1000,
+    patience=2,
 ):
     """Fit a logistic-regression probe, choosing ``C`` on a validation split.
 
@@ -79,6 +78,9 @@ def linear_probe(
         c_values: inverse regularisation strengths tried.
         seed: seed of the split and of the solver.
         max_iter: solver iterations.
+        patience: the grid is climbed from the smallest ``C`` up, each fit starting from the
+            last solution; it stops after this many successive values score below the best
+            so far (validation accuracy rises then falls with ``C``). None tries every value.
 
     Returns:
         A `ProbeResult` (``to_dict()`` gives a JSON-ready summary).
@@ -90,6 +92,8 @@ def linear_probe(
     """
     try:
         from sklearn.model_selection import train_test_split
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise ImportError(
             "linear_probe needs scikit-learn: pip install 'keras-cpc[examples]'."
@@ -108,13 +112,21 @@ def linear_probe(
     x_fit, x_val, y_fit, y_val = train_test_split(
         features, labels, test_size=val_fraction, random_state=seed, stratify=stratify
     )
-    scores = {}
-    for c in c_values:
-        probe = _make_probe(c, seed, max_iter).fit(x_fit, y_fit)
-        scores[float(c)] = float(probe.score(x_val, y_val))
+    scaler = StandardScaler().fit(x_fit)
+    x_fit, x_val = scaler.transform(x_fit), scaler.transform(x_val)
+    probe = _make_probe(None, seed, max_iter, warm_start=True)
+    scores, worse = {}, 0
+    for c in sorted(float(c) for c in c_values):
+        # Warm start: the solution for the previous (stronger) regularisation is a close
+        # starting point, so each fit takes far fewer iterations.
+        scores[c] = float(probe.set_params(C=c).fit(x_fit, y_fit).score(x_val, y_val))
+        worse = worse + 1 if scores[c] < max(scores.values()) else 0
+        if patience is not None and worse >= patience:
+            break
     # Ties go to the strongest regularisation (smallest C): the simpler probe.
     best_c = max(scores, key=lambda c: (scores[c], -c))
-    model = _make_probe(best_c, seed, max_iter).fit(features, labels)
+    model = make_pipeline(StandardScaler(), _make_probe(best_c, seed, max_iter))
+    model.fit(features, labels)
     test_accuracy = None
     if test_features is not None:
         x_test, y_test = _check(test_features, test_labels, "Test")

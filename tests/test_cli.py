@@ -164,3 +164,19 @@ def test_linear_probe_bad_input():
         linear_probe(np.zeros((10, 2)), np.zeros(9))
     with pytest.raises(ValueError, match="at least 2 classes"):
         linear_probe(np.zeros((10, 2)), np.zeros(10))
+
+
+def test_linear_probe_stops_climbing_the_c_grid_once_validation_falls():
+    # 100 examples, one informative dimension among 300: weak regularisation overfits, so
+    # validation accuracy falls as C grows and the climb stops early.
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(2), 50)
+    features = rng.normal(size=(100, 300))
+    features[:, 0] += 1.5 * labels
+    grid = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
+    early = linear_probe(features, labels, c_values=grid, patience=2)
+    full = linear_probe(features, labels, c_values=grid, patience=None)
+    assert set(full.val_accuracy_by_c) == set(grid)
+    assert len(early.val_accuracy_by_c) < len(grid)
+    assert early.best_c == full.best_c
+    assert early.val_accuracy == pytest.approx(full.val_accuracy)
