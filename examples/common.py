@@ -91,11 +91,15 @@ def _accelerators():
         if backend == "jax":
             import jax
 
-            return [str(d) for d in jax.devices() if d.platform != "cpu"]
+            # device_kind names the model ("NVIDIA H200"); str(d) only says "cuda:0".
+            return [f"{d.device_kind} ({d})" for d in jax.devices() if d.platform != "cpu"]
         if backend == "tensorflow":
             import tensorflow as tf
 
-            return [d.name for d in tf.config.list_physical_devices("GPU")]
+            return [
+                tf.config.experimental.get_device_details(d).get("device_name", d.name)
+                for d in tf.config.list_physical_devices("GPU")
+            ]
         if backend == "torch":
             import torch
 
