@@ -1,9 +1,12 @@
 """Pretrain a SimCLR ResNet (CIFAR stem) on an image folder or a local TFDS dataset.
 
-Defaults are the CPU preset: ResNet-18 with the CIFAR stem at width 0.25 (base 16 channels),
-batch 256, temperature 0.5, colour strength 0.5, no blur, Adam with linear warmup + cosine
-decay. A held-out split (``--holdout-fraction`` of each class, seeded) is never trained on,
-so `linear_probe.py` can score on it. Labels, when the source has them, only feed SimCLR's
+Defaults: ResNet-18 with the CIFAR stem at width 0.25 (base 16 channels), batch 256,
+temperature 0.5, colour strength 0.5, no blur, Adam with linear warmup + cosine decay. The
+shipped presets changed some of these (the CPU one: batch 128, Adam peak 2e-3; the GPU one:
+width 1, batch 512, LARS); each preset's model card gives its exact command.
+
+A held-out split (``--holdout-fraction`` of each class, seeded) is never trained on, so
+`linear_probe.py` can score on it. Labels, when the source has them, only feed SimCLR's
 online probe on stop-gradient features (monitoring; the encoder never sees them).
 
 Interrupt it at any time: with ``--checkpoint-dir`` the run resumes from the last finished
@@ -14,9 +17,10 @@ Examples:
     # smoke run (seconds)
     python examples/pretrain_simclr.py --data ~/data/cifar10/train --limit 512 --epochs 1 \\
         --steps-per-epoch 2 --batch-size 64 --checkpoint-dir /tmp/simclr_smoke
-    # the CPU preset (see presets/simclr_resnet18_cifar10_cpu/README.md for the exact command)
-    python examples/pretrain_simclr.py --data ~/data/cifar10/train --epochs 30 \\
-        --checkpoint-dir runs/simclr_cpu --save-preset presets/simclr_resnet18_cifar10_cpu --probe
+    # the CPU preset (presets/simclr_resnet18_cifar10_cpu/README.md has the exact command)
+    python examples/pretrain_simclr.py --data ~/data/cifar10/train --epochs 22 \\
+        --batch-size 128 --learning-rate 2e-3 --checkpoint-dir runs/simclr_cpu \\
+        --save-preset presets/simclr_resnet18_cifar10_cpu --probe
 """
 
 import argparse
