@@ -6,12 +6,24 @@ the top-level ``presets/<name>/`` folder (shipped inside the wheel). Each preset
 """
 
 backbone_presets = {
+    "simclr_resnet18_cifar10_gpu": {
+        "metadata": {
+            "description": (
+                "SimCLR ResNet-18 (CIFAR stem, width 1, 512-d features) pretrained for 60 "
+                "epochs on 45,000 CIFAR-10 training images on one NVIDIA H200 GPU; linear probe "
+                "on the held-out 5,000: 74.6% (random init 40.8%, raw pixels 40.7%)"
+            ),
+            "params": 11182784,
+            "path": "simclr_resnet18_cifar10_gpu",
+        },
+        "class_name": "keras_cpc>ResNetBackbone",
+    },
     "simclr_resnet18_cifar10_cpu": {
         "metadata": {
             "description": (
-                "SimCLR ResNet-18 (CIFAR stem, width 0.25, 128-d features) pretrained for 18 "
+                "SimCLR ResNet-18 (CIFAR stem, width 0.25, 128-d features) pretrained for 22 "
                 "epochs on 45,000 CIFAR-10 training images on 2 CPU cores; linear probe on the "
-                "held-out 5,000: 54.9% (random init 34.4%, raw pixels 40.6%)"
+                "held-out 5,000: 61.4% (random init 34.4%, raw pixels 40.7%)"
             ),
             "params": 702896,
             "path": "simclr_resnet18_cifar10_cpu",
