@@ -3,7 +3,9 @@
 A preset is a directory::
 
     config.json        the serialised backbone (``keras.saving.serialize_keras_object``)
-    model.weights.h5   backbone weights (Keras ``save_weights`` format)
+    model.weights.h5   backbone weights (Keras ``save_weights`` format), or, when they are larger
+                       than ``max_shard_size``, model.weights.json (Keras' shard index, the
+                       name keras-hub uses) plus model_00000.weights.h5, model_00001...
     metadata.json      versions, parameter count, input spec, sha256 of every other file, ...
     README.md          model card
     task.json          (task presets only) classifier config without the backbone
@@ -31,6 +33,7 @@ import numpy as np
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
+SHARDED_WEIGHTS_FILE = "model.weights.json"
 METADATA_FILE = "metadata.json"
 README_FILE = "README.md"
 TASK_CONFIG_FILE = "task.json"
@@ -46,6 +49,11 @@ _REGISTRY_MODULES = (
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 # Modules a nested config object may come from (safe deserialisation).
 _ALLOWED_MODULE_PREFIXES = ("keras", "keras_cpc")
+
+
+# Backbone weights larger than this many GiB (Keras' unit for ``max_shard_size``) are split into
+# shards: 0.025 GiB (26.8 MB) keeps every file of a preset committable to a git repository.
+DEFAULT_MAX_SHARD_SIZE = 0.025
 
 
 class PresetExistsError(FileExistsError, ValueError):
@@ -416,22 +424,57 @@ def _h5_shapes(path):
     return shapes
 
 
+def shard_names(index_path):
+    """File names of the weight shards listed by a Keras shard index (``*.weights.json``)."""
+    index = _read_json(index_path)
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict):
+        raise ValueError(
+            f"{index_path} must be a Keras shard index ({{'weight_map': {{variable path: "
+            f"shard file or [shard files]}}}}); received {str(index)[:200]}."
+        )
+    # Keras writes one file name for a variable group held by one shard, a list otherwise.
+    names = set()
+    for files in weight_map.values():
+        names.update([files] if isinstance(files, str) else files)
+    names = sorted(names, key=str)
+    for name in names:
+        # Shards live beside the index: a path elsewhere would read outside the preset.
+        if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+            raise ValueError(
+                f"{index_path} must name shard files in its own directory; received {name!r}."
+            )
+    return names
+
+
+def _weights_shapes(weights_path):
+    """{dataset path: shape} of a ``.weights.h5`` file or of all shards of a shard index."""
+    weights_path = Path(weights_path)
+    if weights_path.suffix != ".json":
+        return _h5_shapes(weights_path)
+    shapes = {}
+    for name in shard_names(weights_path):
+        shapes.update(_h5_shapes(weights_path.parent / name))
+    return shapes
+
+
 def load_model_weights(model, weights_path):
     """``model.load_weights`` after checking the file's variables have the expected shapes.
 
-    The expected layout comes from saving the freshly built model, so the check follows
-    exactly Keras' own naming; errors list expected and received shapes.
+    ``weights_path`` is a ``.weights.h5`` file or a ``.weights.json`` shard index. The
+    expected layout comes from saving the freshly built model, so the check follows exactly
+    Keras' own naming; errors list expected and received shapes.
     """
     with tempfile.TemporaryDirectory() as scratch:
         reference = Path(scratch) / "expected.weights.h5"
         model.save_weights(reference)
         expected = _h5_shapes(reference)
     try:
-        received = _h5_shapes(weights_path)
+        received = _weights_shapes(weights_path)
     except OSError as error:
         raise ValueError(
-            f"{weights_path} must be an HDF5 weights file; received one that cannot be read "
-            f"({error})."
+            f"{weights_path} must be an HDF5 weights file (or a shard index of them); received "
+            f"one that cannot be read ({error})."
         ) from None
     if expected != received:
         differences = []
@@ -532,7 +575,15 @@ def _model_card(name, metadata):
     return "\n".join(lines)
 
 
-def save_preset(path, backbone, overwrite=False, metadata=None, task=None, readme=None):
+def save_preset(
+    path,
+    backbone,
+    overwrite=False,
+    metadata=None,
+    task=None,
+    readme=None,
+    max_shard_size=DEFAULT_MAX_SHARD_SIZE,
+):
     """Write a preset directory atomically (see module docstring for the layout).
 
     Files go to a temporary sibling directory that replaces ``path`` only once complete, so
@@ -546,6 +597,9 @@ def save_preset(path, backbone, overwrite=False, metadata=None, task=None, readm
             ``probe_results``, ...) merged into ``metadata.json``.
         task: optional task model; its ``task_config()`` and head variables are saved too.
         readme: model card text; generated from the metadata when None.
+        max_shard_size: backbone weights larger than this (GiB, as in Keras'
+            ``save_weights``) are written as shards no larger than it, listed by
+            ``model.weights.json``; None always writes one ``model.weights.h5``.
     """
     path = Path(path).expanduser()
     if path.exists() and not overwrite:
@@ -559,7 +613,7 @@ def save_preset(path, backbone, overwrite=False, metadata=None, task=None, readm
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.saving-", dir=path.parent))
     try:
         (staging / CONFIG_FILE).write_text(json.dumps(serialize(backbone), indent=2))
-        backbone.save_weights(staging / WEIGHTS_FILE)
+        _save_backbone_weights(backbone, staging, max_shard_size)
         if task is not None:
             (staging / TASK_CONFIG_FILE).write_text(json.dumps(task.task_config(), indent=2))
             save_variables_h5(staging / TASK_WEIGHTS_FILE, task.head_variables())
@@ -593,6 +647,26 @@ def save_preset(path, backbone, overwrite=False, metadata=None, task=None, readm
     return path
 
 
+def _save_backbone_weights(backbone, directory, max_shard_size):
+    size_gib = sum(keras.ops.convert_to_numpy(v).nbytes for v in backbone.weights) / 1024**3
+    if max_shard_size is not None and size_gib > max_shard_size:
+        backbone.save_weights(directory / SHARDED_WEIGHTS_FILE, max_shard_size=max_shard_size)
+    else:
+        backbone.save_weights(directory / WEIGHTS_FILE)
+
+
+def verified_weights(directory, metadata):
+    """Path to hand to ``load_weights``: ``model.weights.h5``, or the shard index after every
+    shard it lists has been checked against its sha256."""
+    directory = Path(directory)
+    if not (directory / SHARDED_WEIGHTS_FILE).exists():
+        return verified_file(directory, WEIGHTS_FILE, metadata)
+    index_path = verified_file(directory, SHARDED_WEIGHTS_FILE, metadata)
+    for name in shard_names(index_path):
+        verified_file(directory, name, metadata)
+    return index_path
+
+
 def _replace_directory(staging, path):
     if not path.exists():
         os.replace(staging, path)
@@ -622,7 +696,7 @@ def load_backbone(base_cls, preset, load_weights=True, **overrides):
     weights_path = None
     if load_weights:
         # Check the weights before building anything: a bad file fails fast.
-        weights_path = verified_file(directory, WEIGHTS_FILE, metadata)
+        weights_path = verified_weights(directory, metadata)
     backbone = deserialize(config, base_cls, f"{directory / CONFIG_FILE}", **overrides)
     if weights_path is not None:
         load_model_weights(backbone, weights_path)

@@ -18,6 +18,8 @@ PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
 SHIPPED = sorted(registered_presets())
 # The budget the repository keeps for all shipped presets together: 60 MB.
 MAX_TOTAL_BYTES = 60 * 10**6
+# And for any one file (the repository's rule for tracked files; larger weights are sharded).
+MAX_FILE_BYTES = 30 * 2**20
 
 
 def test_every_registered_preset_ships_and_every_folder_is_registered():
@@ -28,6 +30,8 @@ def test_every_registered_preset_ships_and_every_folder_is_registered():
 def test_shipped_presets_stay_under_the_size_budget():
     total = sum(f.stat().st_size for f in PRESETS_DIR.rglob("*") if f.is_file())
     assert total < MAX_TOTAL_BYTES, f"presets/ holds {total / 1e6:.1f} MB"
+    too_big = [str(f) for f in PRESETS_DIR.rglob("*") if f.stat().st_size > MAX_FILE_BYTES]
+    assert not too_big, f"files over 30 MiB (save them with max_shard_size): {too_big}"
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -45,8 +45,9 @@ class Backbone:
         Args:
             preset: a name from ``keras_cpc.list_presets()`` or a directory path (a str with a
                 "/" or a ``pathlib.Path``).
-            load_weights: load ``model.weights.h5``. With False the architecture is built
-                with fresh weights and the weights file is not opened.
+            load_weights: load ``model.weights.h5`` (or the shards ``model.weights.json``
+                lists). With False the architecture is built with fresh weights and no
+                weights file is opened.
             **kwargs: overrides for the backbone config (e.g. ``dtype``).
 
         Example:
@@ -55,7 +56,14 @@ class Backbone:
         """
         return preset_utils.load_backbone(cls, preset, load_weights=load_weights, **kwargs)
 
-    def save_to_preset(self, preset_dir, overwrite=False, metadata=None, readme=None):
+    def save_to_preset(
+        self,
+        preset_dir,
+        overwrite=False,
+        metadata=None,
+        readme=None,
+        max_shard_size=preset_utils.DEFAULT_MAX_SHARD_SIZE,
+    ):
         """Save config, weights, metadata (with sha256 of each file) and a model card.
 
         The write is atomic: files go to a temporary sibling directory that replaces
@@ -67,7 +75,15 @@ class Backbone:
             metadata: extra fields for ``metadata.json`` such as ``description``,
                 ``training_data``, ``training_command``, ``probe_results``.
             readme: model card text (generated from the metadata when None).
+            max_shard_size: weights larger than this many GiB (Keras' unit) are split into
+                shards of at most that size (``model.weights.json`` lists them); the default
+                keeps every file under 27 MB. None writes one ``model.weights.h5``.
         """
         return preset_utils.save_preset(
-            preset_dir, self, overwrite=overwrite, metadata=metadata, readme=readme
+            preset_dir,
+            self,
+            overwrite=overwrite,
+            metadata=metadata,
+            readme=readme,
+            max_shard_size=max_shard_size,
         )

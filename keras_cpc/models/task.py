@@ -166,8 +166,18 @@ class Task(keras.Model):
             preset_utils.load_variables_h5(path, task.head_variables())
         return task
 
-    def save_to_preset(self, preset_dir, overwrite=False, metadata=None, readme=None):
-        """Save backbone and head (config and weights) as one preset directory, atomically."""
+    def save_to_preset(
+        self,
+        preset_dir,
+        overwrite=False,
+        metadata=None,
+        readme=None,
+        max_shard_size=preset_utils.DEFAULT_MAX_SHARD_SIZE,
+    ):
+        """Save backbone and head (config and weights) as one preset directory, atomically.
+
+        ``max_shard_size`` is as in `Backbone.save_to_preset`.
+        """
         return preset_utils.save_preset(
             preset_dir,
             self.backbone,
@@ -175,4 +185,5 @@ class Task(keras.Model):
             metadata=metadata,
             task=self,
             readme=readme,
+            max_shard_size=max_shard_size,
         )

@@ -272,3 +272,80 @@ def test_crash_mid_save_leaves_old_preset_intact(saved, monkeypatch):
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp leftovers
     _assert_same_weights(Backbone.from_preset(path), backbone)
+
+
+# ---- sharded weights ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sharded(tmp_path):
+    """(backbone, preset directory, shard size in bytes) for weights split into several shards."""
+    backbone = tiny_image_backbone(seed=5)
+    largest = max(keras.ops.convert_to_numpy(w).nbytes for w in backbone.weights)
+    shard_bytes = 3 * largest  # a few variables per shard, several shards in all
+    path = backbone.save_to_preset(tmp_path / "sharded", max_shard_size=shard_bytes / 1024**3)
+    return backbone, path, shard_bytes
+
+
+def _stored_bytes(h5_path):
+    import h5py
+
+    sizes = []
+    with h5py.File(h5_path, "r") as handle:
+        handle.visititems(
+            lambda _, item: sizes.append(item.nbytes) if isinstance(item, h5py.Dataset) else None
+        )
+    return sum(sizes)
+
+
+def test_large_weights_are_sharded_and_round_trip_exactly(sharded):
+    backbone, path, shard_bytes = sharded
+    names = sorted(p.name for p in path.iterdir())
+    shards = [name for name in names if name.startswith("model_")]
+    assert "model.weights.h5" not in names and "model.weights.json" in names
+    assert len(shards) >= 2
+    assert preset_utils.shard_names(path / "model.weights.json") == shards
+    metadata = json.loads((path / "metadata.json").read_text())
+    for name in shards + ["model.weights.json"]:
+        assert metadata["files"][name] == preset_utils.sha256_of(path / name)
+    # The limit counts the variables' bytes (HDF5 adds a fixed overhead per dataset).
+    for name in shards:
+        assert 0 < _stored_bytes(path / name) <= shard_bytes
+    restored = Backbone.from_preset(path)
+    _assert_same_weights(restored, backbone)
+    x = image_batch()
+    np.testing.assert_array_equal(_predict(restored, x), _predict(backbone, x))
+
+
+def test_weights_under_the_shard_size_stay_one_file(tmp_path):
+    path = tiny_image_backbone().save_to_preset(tmp_path / "one")
+    assert (path / "model.weights.h5").is_file()
+    assert not list(path.glob("model_*"))
+
+
+def test_altered_shard_fails_sha256(sharded):
+    _, path, _ = sharded
+    shard = path / "model_00001.weights.h5"
+    data = bytearray(shard.read_bytes())
+    data[-100] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="model_00001.weights.h5 .* truncated or altered"):
+        Backbone.from_preset(path)
+
+
+def test_missing_shard(sharded):
+    _, path, _ = sharded
+    os.remove(path / "model_00001.weights.h5")
+    with pytest.raises(FileNotFoundError, match="Expected model_00001.weights.h5 in preset"):
+        Backbone.from_preset(path)
+
+
+def test_shard_index_pointing_outside_the_preset_is_refused(sharded):
+    _, path, _ = sharded
+    index = json.loads((path / "model.weights.json").read_text())
+    first = next(iter(index["weight_map"]))
+    index["weight_map"][first] = ["../elsewhere.weights.h5"]
+    (path / "model.weights.json").write_text(json.dumps(index))
+    _rewrite_hash(path, "model.weights.json")
+    with pytest.raises(ValueError, match="must name shard files in its own directory"):
+        Backbone.from_preset(path)
