@@ -247,7 +247,11 @@ def format_table(summary):
     return "\n".join(lines)
 
 
-def save_plot(path, summary, features, labels, projection, seed):
+def save_plot(path, summary, features, labels, projection, seed, class_names=None):
+    """Accuracy bars per task and column, and a 2-D projection of ``features`` by class.
+
+    ``class_names[label]`` names each integer label in the legend (the label itself when None).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -264,7 +268,7 @@ def save_plot(path, summary, features, labels, projection, seed):
         drawn = bars.bar(positions, values, width, label=column)
         bars.bar_label(drawn, fmt="%.1f", fontsize=8)
     bars.set_xticks(np.arange(len(tasks)), tasks, fontsize=8)
-    bars.set_ylabel("test accuracy (%)")
+    bars.set_ylabel("held-out accuracy (%)")
     bars.set_ylim(0, 105)
     bars.legend(fontsize=8)
     bars.set_title(f"Linear probe: {summary['preset']}", fontsize=9)
@@ -282,9 +286,10 @@ def save_plot(path, summary, features, labels, projection, seed):
     colours = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
     for k, label in enumerate(classes):
         chosen = labels == label
-        scatter.scatter(*points[chosen].T, s=6, color=colours(k % colours.N), label=str(label))
+        name = class_names[label] if class_names is not None else label
+        scatter.scatter(*points[chosen].T, s=6, color=colours(k % colours.N), label=str(name))
     scatter.legend(fontsize=7, markerscale=2, ncol=2)
-    scatter.set_title(f"{projection.upper()} of the preset's test features", fontsize=9)
+    scatter.set_title(f"{projection.upper()} of the preset's held-out features", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -322,6 +327,7 @@ def main(argv=None):
         protocols, split = audio_protocols(info, args)
         plot_labels = info["digit"]
         plot_rows = protocols["digit ID"][0][2]
+        class_names = None  # the labels are the digits themselves
     else:
         source = args.data or "digits"
         config_size = backbone.get_config().get("image_shape", (None,))[0]
@@ -337,7 +343,7 @@ def main(argv=None):
             train, test = limit_split(train, test, args.limit, args.seed)
         else:
             lazy = common.LazyImages(source, image_size=(size, size))
-            labels = lazy.labels
+            labels, classes = lazy.labels, lazy.classes
             train, test = common.stratified_holdout(labels, args.holdout_fraction, args.seed)
             split = (
                 f"{source}: stratified {args.holdout_fraction:g} per class held out "
@@ -364,7 +370,7 @@ def main(argv=None):
         }
         task = f"{source} classes" if source != "digits" else "digit (load_digits)"
         protocols = {task: [(labels, train, test)]}
-        plot_labels, plot_rows = labels, test
+        plot_labels, plot_rows, class_names = labels, test, classes
 
     accuracy, details = run_protocols(feature_sets, protocols, args, c_values)
     summary = {
@@ -393,6 +399,7 @@ def main(argv=None):
         np.asarray(plot_labels)[plot_rows],
         args.projection,
         args.seed,
+        class_names,
     )
     print(f"\nLinear probe of {preset} on {source} ({split})")
     print(format_table(summary))
