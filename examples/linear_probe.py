@@ -156,7 +156,7 @@ def mfcc_features(clips, sample_rate):
 # ---- protocols --------------------------------------------------------------------------------
 
 
-def probe_accuracy(features, labels, train, test, c_values, seed):
+def probe_accuracy(features, labels, train, test, c_values, seed, callback=None):
     from keras_cpc.probe import linear_probe
 
     result = linear_probe(
@@ -166,6 +166,7 @@ def probe_accuracy(features, labels, train, test, c_values, seed):
         labels[test],
         c_values=c_values,
         seed=seed,
+        callback=callback,
     )
     return result.test_accuracy, result.to_dict()
 
@@ -209,19 +210,35 @@ def audio_protocols(info, args):
 def run_protocols(feature_sets, protocols, args, c_values):
     """accuracy[task][column] (mean over folds) and per-fold details."""
     import numpy as np
+    from tqdm import tqdm
+
+    total = len(feature_sets) * sum(len(folds) for folds in protocols.values())
+    # One tick per probe; the postfix follows each C fit, since one fit on raw pixels can
+    # take minutes.
+    bar = tqdm(total=total, desc="probes", unit="probe", disable=args.quiet, file=sys.stderr)
+    where = ""
+
+    def show(c, val_accuracy, seconds):
+        bar.set_postfix_str(f"{where}: C={c:g} val {100 * val_accuracy:.1f}% {seconds:.0f}s")
 
     accuracy, details = {}, {}
     for task, folds in protocols.items():
         accuracy[task], details[task] = {}, {}
         for column, features in feature_sets.items():
+            where = f"{task} / {column}"
             scores, fold_details = [], []
             for labels, train, test in folds:
+                bar.set_postfix_str(where)
                 train = common.subset(train, args.train_limit, args.seed)
-                score, detail = probe_accuracy(features, labels, train, test, c_values, args.seed)
+                score, detail = probe_accuracy(
+                    features, labels, train, test, c_values, args.seed, callback=show
+                )
                 scores.append(score)
                 fold_details.append(detail)
+                bar.update()
             accuracy[task][column] = float(np.mean(scores))
             details[task][column] = {"fold_accuracies": scores, "probes": fold_details}
+    bar.close()
     return accuracy, details
 
 

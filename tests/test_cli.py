@@ -155,6 +155,9 @@ def test_linear_probe_chooses_c_on_validation():
     assert result.val_accuracy == max(result.val_accuracy_by_c.values())
     assert result.test_accuracy > 0.9
     assert (result.num_train, result.num_val, result.num_classes) == (96, 24, 3)
+    # Where the time went: one timing per C tried, and the final refit.
+    assert set(result.fit_seconds_by_c) == set(result.val_accuracy_by_c)
+    assert all(t >= 0 for t in result.fit_seconds_by_c.values()) and result.refit_seconds >= 0
 
 
 def test_linear_probe_bad_input():
