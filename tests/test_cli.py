@@ -149,7 +149,17 @@ def test_linear_probe_chooses_c_on_validation():
     features = centers[labels] + rng.normal(size=(120, 16))
     test_labels = np.repeat(np.arange(3), 10)
     test_features = centers[test_labels] + rng.normal(size=(30, 16))
-    result = linear_probe(features, labels, test_features, test_labels, c_values=(0.01, 1.0))
+    calls = []
+    result = linear_probe(
+        features,
+        labels,
+        test_features,
+        test_labels,
+        c_values=(0.01, 1.0),
+        callback=lambda *call: calls.append(call),
+    )
+    assert [c for c, _, _ in calls] == [0.01, 1.0]  # one progress call per validation fit
+    assert {c: acc for c, acc, _ in calls} == result.val_accuracy_by_c
     assert result.best_c in (0.01, 1.0)
     assert set(result.val_accuracy_by_c) == {0.01, 1.0}
     assert result.val_accuracy == max(result.val_accuracy_by_c.values())
