@@ -1,6 +1,11 @@
 """Fixed-length windows (pretraining) and padded utterance batches (evaluation)."""
 
+import warnings
+
+import keras
 import numpy as np
+
+from keras_cpc.data.splits import EpochOrders, full_batch_steps
 
 
 def random_window(waveform, length, rng=None):
@@ -11,6 +16,9 @@ def random_window(waveform, length, rng=None):
 
     Returns:
         ``(window, mask)``: float32 (length,) and bool (length,).
+
+    Example:
+        >>> window, mask = random_window(clip, 4096, np.random.default_rng(0))
     """
     rng = np.random.default_rng() if rng is None else rng
     waveform = np.asarray(waveform, dtype="float32")
@@ -30,6 +38,9 @@ def pad_batch(waveforms, multiple_of=1, min_length=0):
 
     Returns:
         ``{"waveform": (batch, length) float32, "padding_mask": (batch, length) bool}``.
+
+    Example:
+        >>> batch = pad_batch([np.ones(5), np.ones(3)], multiple_of=4)  # length 8
     """
     longest = max([len(w) for w in waveforms] + [min_length])
     length = -(-longest // multiple_of) * multiple_of
@@ -39,3 +50,80 @@ def pad_batch(waveforms, multiple_of=1, min_length=0):
         batch[i, : len(w)] = w
         mask[i, : len(w)] = True
     return {"waveform": batch, "padding_mask": mask}
+
+
+def load_clip(clips, index, rng):
+    """Clip ``index`` of a list of arrays, or of a source (``source.load``) read now.
+
+    A source's file that fails now (changed or removed since the source checked it) is
+    replaced by another random item with a warning naming it: training never stops halfway.
+
+    Returns:
+        ``(waveform, index)``: the clip and the index actually used.
+    """
+    if not hasattr(clips, "load"):
+        return clips[index], index
+    for _ in range(10):
+        try:
+            return clips.load(index), index
+        except Exception as error:  # noqa: BLE001 - any read error: skip the item loudly
+            warnings.warn(f"Skipping audio item {clips.names[index]}: {error}", stacklevel=3)
+            index = int(rng.integers(0, len(clips)))
+    raise RuntimeError(
+        "Expected readable audio items; received 10 unreadable ones in a row (see the "
+        "warnings above), giving up."
+    )
+
+
+class RandomWindows(keras.utils.PyDataset):
+    """Batches of random fixed-length windows for CPC pretraining (a Keras `PyDataset`).
+
+    Each step takes ``batch_size`` clips (full batches only; a fresh permutation per epoch)
+    and a random ``window``-sample crop of each; shorter clips are right-padded and masked.
+    The order and the crops of epoch ``e`` are a pure function of ``(seed, e)``:
+    `set_epoch` jumps to an epoch (as a resumed run must), ``on_epoch_end`` advances.
+
+    Args:
+        clips: list of 1-D float32 waveforms (e.g. from `load_audio_clips`), or an audio
+            source (`AudioFolderSource`, `TFDSAudioSource`) whose files are read per batch.
+        window: window length in samples.
+        batch_size: windows per batch.
+        steps_per_epoch: batches per epoch; None for one pass over the clips.
+        seed: seed of the orders and crops.
+        **kwargs: `PyDataset` arguments (workers, use_multiprocessing, max_queue_size).
+
+    Example:
+        >>> clips, info = load_audio_clips("~/data/fsdd/recordings", 8000)
+        >>> windows = RandomWindows(clips, window=4096, batch_size=32, seed=0)
+        >>> pretrainer.fit(windows, epochs=10)
+    """
+
+    def __init__(self, clips, window, batch_size, steps_per_epoch=None, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.clips, self.window, self.batch_size = clips, int(window), int(batch_size)
+        self.seed = seed
+        self.steps = full_batch_steps(len(clips), self.batch_size, steps_per_epoch, "clips")
+        self._orders = EpochOrders(len(clips), self.steps, self.batch_size, seed)
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch):
+        """Make the next batches those of epoch ``epoch`` (0-based)."""
+        self.epoch = int(epoch)
+        self.order = self._orders.order(self.epoch)
+
+    def __len__(self):
+        return self.steps
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        # One generator per (epoch order, step), seeded as the example scripts did (so their
+        # runs repeat): the same batch when a step is redone.
+        rng = np.random.default_rng([self.seed, int(self.order[0]), index])
+        pairs = [
+            random_window(load_clip(self.clips, int(row), rng)[0], self.window, rng) for row in rows
+        ]
+        waveform = np.stack([w for w, _ in pairs])
+        return ({"waveform": waveform, "padding_mask": np.stack([m for _, m in pairs])},)
+
+    def on_epoch_end(self):
+        self.set_epoch(self.epoch + 1)
