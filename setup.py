@@ -2,8 +2,8 @@
 
 The preset folder lives at the repository root (next to examples/ and tests/), but an installed
 package can only find files inside itself, so wheels get a copy at ``keras_cpc/_presets``.
-``keras_cpc.presets.shipped_presets_dirs`` looks there first, then at ``../presets`` for source
-and editable checkouts.
+``keras_cpc.presets.registry.shipped_presets_dirs`` looks there first, then at ``../presets``
+for source and editable checkouts.
 """
 
 import shutil

@@ -10,7 +10,8 @@ class _PresetsOfClass:
     """Class attribute ``presets``: the presets whose backbone is this class (or a subclass)."""
 
     def __get__(self, instance, owner):
-        return preset_utils.list_presets(backbone_cls=owner)
+        # The base class lists every preset, including folders whose class cannot be read.
+        return preset_utils.list_presets(backbone_cls=None if owner is Backbone else owner)
 
 
 class Backbone:
@@ -63,21 +64,30 @@ class Backbone:
         metadata=None,
         readme=None,
         max_shard_size=preset_utils.DEFAULT_MAX_SHARD_SIZE,
+        card_sections=None,
     ):
         """Save config, weights, metadata (with sha256 of each file) and a model card.
 
-        The write is atomic: files go to a temporary sibling directory that replaces
-        ``preset_dir`` only when complete.
+        The write is atomic: files go to a staging sibling directory that replaces
+        ``preset_dir`` only when complete, so ``preset_dir`` always holds a complete preset,
+        old or new (see `keras_cpc.presets.save_preset`).
 
         Args:
             preset_dir: target directory; must not exist unless ``overwrite=True``.
             overwrite: replace an existing preset directory.
             metadata: extra fields for ``metadata.json`` such as ``description``,
-                ``training_data``, ``training_command``, ``probe_results``.
-            readme: model card text (generated from the metadata when None).
+                ``training_data``, ``training_command``, ``preprocessing``,
+                ``probe_results``.
+            readme: model card text (rendered from the metadata by
+                `keras_cpc.presets.card.model_card` when None).
             max_shard_size: weights larger than this many GiB (Keras' unit) are split into
                 shards of at most that size (``model.weights.json`` lists them); the default
                 keeps every file under 27 MB. None writes one ``model.weights.h5``.
+            card_sections: extra model-card sections (``{"objective": [lines], "usage":
+                [lines], ...}``, see `keras_cpc.presets.card.model_card`).
+
+        Example:
+            >>> backbone.save_to_preset("presets/my_cpc", metadata={"description": "..."})
         """
         return preset_utils.save_preset(
             preset_dir,
@@ -86,4 +96,5 @@ class Backbone:
             metadata=metadata,
             readme=readme,
             max_shard_size=max_shard_size,
+            card_sections=card_sections,
         )

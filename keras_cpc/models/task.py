@@ -5,6 +5,8 @@ backbone's outputs. Presets of a task hold the backbone files plus ``task.json``
 and ``task.weights.h5`` (head weights only, so the backbone weights are stored once).
 """
 
+import numbers
+
 import keras
 
 from keras_cpc import presets as preset_utils
@@ -34,8 +36,11 @@ class Task(keras.Model):
                 f"`backbone` must be a {self.backbone_cls.__name__}; received "
                 f"{type(backbone).__name__}."
             )
-        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+        # numbers.Integral takes numpy integers too (np.int64 from a label array's max + 1).
+        integral = isinstance(num_classes, numbers.Integral) and not isinstance(num_classes, bool)
+        if not integral or num_classes < 1:
             raise ValueError(f"`num_classes` must be an int >= 1; received {num_classes!r}.")
+        num_classes = int(num_classes)
         if pooling not in POOLINGS:
             raise ValueError(f"`pooling` must be one of {POOLINGS}; received {pooling!r}.")
         if not 0.0 <= float(dropout) < 1.0:
@@ -144,26 +149,27 @@ class Task(keras.Model):
             >>> classifier.compile()
             >>> classifier.fit(images, labels, epochs=3)
         """
-        directory, metadata, task_config = preset_utils.load_task_parts(cls, preset)
-        if num_classes is None and task_config is None:
+        # Head weights are read only when the saved head is restored.
+        parts = preset_utils.load_task_parts(
+            cls, preset, load_weights=load_weights and num_classes is None
+        )
+        if num_classes is None and parts.task_config is None:
             raise ValueError(
                 f"Preset {preset!r} holds a backbone only, so pass `num_classes` for a new head; "
                 "received num_classes=None."
             )
-        backbone = cls.backbone_cls.from_preset(directory, load_weights=load_weights)
+        backbone = cls.backbone_cls.from_preset(parts.directory, load_weights=load_weights)
         if num_classes is not None:
             head = {"num_classes": num_classes, "freeze_backbone": bool(freeze_backbone)}
             head.update(kwargs)
             return cls(backbone=backbone, **head)
-        task_cls = preset_utils.resolve_class(task_config, cls, str(directory / "task.json"))
-        head = dict(task_config["config"])
+        head = dict(parts.task_config["config"])
         if freeze_backbone is not None:
             head["freeze_backbone"] = freeze_backbone
         head.update(kwargs)
-        task = task_cls(backbone=backbone, **head)
-        if load_weights:
-            path = preset_utils.verified_file(directory, preset_utils.TASK_WEIGHTS_FILE, metadata)
-            preset_utils.load_variables_h5(path, task.head_variables())
+        task = parts.task_class(backbone=backbone, **head)
+        if parts.head_weights is not None:
+            preset_utils.load_variables_h5(parts.head_weights, task.head_variables())
         return task
 
     def save_to_preset(
@@ -173,10 +179,16 @@ class Task(keras.Model):
         metadata=None,
         readme=None,
         max_shard_size=preset_utils.DEFAULT_MAX_SHARD_SIZE,
+        card_sections=None,
     ):
         """Save backbone and head (config and weights) as one preset directory, atomically.
 
-        ``max_shard_size`` is as in `Backbone.save_to_preset`.
+        Args:
+            preset_dir, overwrite, metadata, readme, max_shard_size, card_sections: as in
+                `Backbone.save_to_preset`.
+
+        Example:
+            >>> classifier.save_to_preset("presets/my_classifier")
         """
         return preset_utils.save_preset(
             preset_dir,
@@ -186,4 +198,5 @@ class Task(keras.Model):
             task=self,
             readme=readme,
             max_shard_size=max_shard_size,
+            card_sections=card_sections,
         )

@@ -1,9 +1,12 @@
 """Shipped CPCBackbone presets (name -> metadata), keras-hub style.
 
-Each entry: ``{"metadata": {"description", "params", "path"}, "class_name"}``; the files live in
-the top-level ``presets/<name>/`` folder (shipped inside the wheel). Each preset's model card
+Each entry: ``{"metadata": {"description", "params", "path"}}``, registered below for
+``keras_cpc>CPCBackbone`` (the registry is filled from here, as in keras-hub). The files
+live in the top-level ``presets/<name>/`` folder (shipped inside the wheel). Each model card
 (``presets/<name>/README.md``) gives the command, data, wall time and probe results.
 """
+
+from keras_cpc.presets import register_presets
 
 backbone_presets = {
     "cpc_gru_fsdd_8khz": {
@@ -16,6 +19,7 @@ backbone_presets = {
             "params": 1448960,
             "path": "cpc_gru_fsdd_8khz",
         },
-        "class_name": "keras_cpc>CPCBackbone",
     },
 }
+
+register_presets(backbone_presets, "keras_cpc>CPCBackbone")

@@ -1,9 +1,12 @@
 """Shipped ResNetBackbone presets (name -> metadata), keras-hub style.
 
-Each entry: ``{"metadata": {"description", "params", "path"}, "class_name"}``; the files live in
-the top-level ``presets/<name>/`` folder (shipped inside the wheel). Each preset's model card
+Each entry: ``{"metadata": {"description", "params", "path"}}``, registered below for
+``keras_cpc>ResNetBackbone`` (the registry is filled from here, as in keras-hub). The files
+live in the top-level ``presets/<name>/`` folder (shipped inside the wheel). Each model card
 (``presets/<name>/README.md``) gives the command, data, wall time and probe results.
 """
+
+from keras_cpc.presets import register_presets
 
 backbone_presets = {
     "simclr_resnet18_cifar10_gpu": {
@@ -16,7 +19,6 @@ backbone_presets = {
             "params": 11182784,
             "path": "simclr_resnet18_cifar10_gpu",
         },
-        "class_name": "keras_cpc>ResNetBackbone",
     },
     "simclr_resnet18_cifar10_cpu": {
         "metadata": {
@@ -28,6 +30,7 @@ backbone_presets = {
             "params": 702896,
             "path": "simclr_resnet18_cifar10_cpu",
         },
-        "class_name": "keras_cpc>ResNetBackbone",
     },
 }
+
+register_presets(backbone_presets, "keras_cpc>ResNetBackbone")
