@@ -1,6 +1,8 @@
 """load_audio_clips reproduces the loader the shipped CPC preset was trained with; bad
 files are skipped with one warning; RandomWindows epochs are a pure function of the seed."""
 
+import pickle
+
 import numpy as np
 import pytest
 import soundfile
@@ -148,5 +150,6 @@ def test_random_windows_epochs_are_a_pure_function_of_seed_and_epoch():
     resumed.set_epoch(0)
     for a, b in zip(first, epoch(resumed)):
         np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(epoch(pickle.loads(pickle.dumps(resumed)))[2], first[2])
     (batch,) = RandomWindows(clips, window=64, batch_size=6, seed=3)[0]
     assert sorted(batch["padding_mask"].sum(axis=1).tolist()) == [30, 50, 64, 64, 64, 64]

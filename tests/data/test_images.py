@@ -1,5 +1,7 @@
 """ImageFolder (bad files skipped, labels aligned), read_images errors, ImageBatches."""
 
+import pickle
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -103,6 +105,9 @@ def test_image_batches_epochs_are_a_pure_function_of_seed_and_epoch():
     resumed.set_epoch(0)
     for a, b in zip(first, _epoch(resumed)):
         np.testing.assert_array_equal(a[1], b[1])
+    # Module-level classes pickle (PyDataset workers), keeping their epoch.
+    copy = pickle.loads(pickle.dumps(resumed))
+    np.testing.assert_array_equal(copy[2][1], first[2][1])
     unlabelled = ImageBatches(images, None, batch_size=4, steps_per_epoch=5, seed=1)
     assert len(unlabelled) == 5 and len(unlabelled[4]) == 1
     with pytest.raises(ValueError, match="batch size 11 but only 10 images"):
