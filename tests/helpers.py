@@ -65,3 +65,66 @@ def assert_matches_golden(name, values, rtol=1e-4, atol=1e-6):
             atol=atol,
             err_msg=f"{name}[{key}] on {backend()} differs from {golden['written_by']}",
         )
+
+
+def _to_numpy(outputs):
+    return keras.tree.map_structure(lambda x: np.asarray(keras.ops.convert_to_numpy(x)), outputs)
+
+
+def run_backbone_test(
+    cls,
+    init_kwargs,
+    input_data,
+    expected_output_shape,
+    variable_length_data=None,
+    tmp_path=None,
+):
+    """The checks every backbone must pass; returns the built backbone.
+
+    Builds ``cls(**init_kwargs)`` with deterministic weights, then checks: ``predict`` and
+    ``__call__`` give ``expected_output_shape`` and agree; ``get_config`` round-trips through
+    ``from_config`` (same config, same parameter count) and through JSON; saved and reloaded
+    weights give equal outputs (a ``.weights.h5`` under ``tmp_path``, when given); a ``.keras``
+    save/load gives equal outputs; and each input of ``variable_length_data`` (e.g. another
+    clip length or image size) runs and keeps the output's trailing size.
+
+    Args:
+        cls: the backbone class.
+        init_kwargs: constructor arguments.
+        input_data: a batch the backbone takes.
+        expected_output_shape: shape of ``predict(input_data)``.
+        variable_length_data: optional list of inputs of other sizes.
+        tmp_path: a directory for the saved files (pytest's ``tmp_path``); None skips saving.
+    """
+    import json
+
+    backbone = cls(**init_kwargs)
+    set_deterministic_weights(backbone, seed=0)
+    predicted = np.asarray(backbone.predict(input_data, verbose=0))
+    assert predicted.shape == tuple(expected_output_shape), predicted.shape
+    assert np.isfinite(predicted).all()
+    called = _to_numpy(backbone(input_data))
+    np.testing.assert_allclose(called, predicted, rtol=1e-5, atol=1e-5)
+
+    config = backbone.get_config()
+    rebuilt = cls.from_config(json.loads(json.dumps(config)))
+    assert rebuilt.get_config() == config
+    assert rebuilt.count_params() == backbone.count_params()
+
+    if tmp_path is not None:
+        weights_path = str(Path(tmp_path) / f"{cls.__name__}.weights.h5")
+        backbone.save_weights(weights_path)
+        rebuilt.load_weights(weights_path)
+        np.testing.assert_allclose(
+            rebuilt.predict(input_data, verbose=0), predicted, rtol=1e-5, atol=1e-6
+        )
+        model_path = str(Path(tmp_path) / f"{cls.__name__}.keras")
+        backbone.save(model_path)
+        loaded = keras.saving.load_model(model_path)
+        assert isinstance(loaded, cls) and loaded.get_config() == config
+        np.testing.assert_allclose(_to_numpy(loaded(input_data)), predicted, rtol=1e-5, atol=1e-6)
+
+    for other in variable_length_data or []:
+        output = _to_numpy(backbone(other))
+        assert output.shape[-1] == predicted.shape[-1] and np.isfinite(output).all()
+    return backbone

@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_cpc.layers.arguments import as_int
+
 
 def sinusoidal_positions(length, dim, dtype="float32"):
     """(length, dim) sinusoidal position codes (Vaswani et al. 2017), any length."""
@@ -41,6 +43,9 @@ class CausalTransformer(keras.layers.Layer):
 
     def __init__(self, dim, num_layers=2, num_heads=4, ffn_dim=None, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
+        dim, num_layers = as_int(dim, "dim", 1), as_int(num_layers, "num_layers", 0)
+        num_heads = as_int(num_heads, "num_heads", 1)
+        ffn_dim = None if ffn_dim is None else as_int(ffn_dim, "ffn_dim", 0)
         if dim % num_heads:
             raise ValueError(
                 f"`dim` must be divisible by `num_heads`; received dim={dim}, "
@@ -49,7 +54,7 @@ class CausalTransformer(keras.layers.Layer):
         self.dim = int(dim)
         self.num_layers = int(num_layers)
         self.num_heads = int(num_heads)
-        self.ffn_dim = int(ffn_dim) if ffn_dim else 4 * self.dim
+        self.ffn_dim = ffn_dim if ffn_dim else 4 * self.dim
         self.dropout = float(dropout)
         self.input_projection = keras.layers.Dense(self.dim, name="input_projection")
         self.attention_norms, self.attentions = [], []

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_cpc.layers.arguments import as_int, as_int_tuple
 from keras_cpc.layers.channel_norm import ChannelNorm
 
 NORMALIZATIONS = ("none", "layer", "channel")
@@ -50,7 +51,8 @@ class CPCEncoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        kernel_sizes, strides = tuple(int(k) for k in kernel_sizes), tuple(int(s) for s in strides)
+        kernel_sizes = as_int_tuple(kernel_sizes, "kernel_sizes")
+        strides = as_int_tuple(strides, "strides")
         if len(kernel_sizes) != len(strides) or not kernel_sizes:
             raise ValueError(
                 "`kernel_sizes` and `strides` must be non-empty and of equal length; received "
@@ -68,7 +70,7 @@ class CPCEncoder(keras.layers.Layer):
         if padding not in PADDINGS:
             raise ValueError(f"`padding` must be one of {PADDINGS}; received {padding!r}.")
         self.kernel_sizes, self.strides = kernel_sizes, strides
-        self.filters = int(filters)
+        self.filters = as_int(filters, "filters", 1)
         self.normalization = normalization
         self.padding = padding
         self.paddings = tuple(_layer_padding(k, s, padding) for k, s in zip(kernel_sizes, strides))

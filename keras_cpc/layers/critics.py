@@ -1,7 +1,11 @@
 """Critics s(x, y) that score every x against every y: separable and concatenation critics."""
 
+import numbers
+
 import keras
 from keras import ops
+
+from keras_cpc.layers.arguments import as_int
 
 
 def _mlp(hidden_dim, num_layers, output_dim, activation, seed, offset, dtype, name):
@@ -43,7 +47,9 @@ def _check_pair(inputs):
     def is_tensor_or_shape(a):
         if hasattr(a, "shape"):
             return True
-        return isinstance(a, (list, tuple)) and all(d is None or isinstance(d, int) for d in a)
+        return isinstance(a, (list, tuple)) and all(
+            d is None or (isinstance(d, numbers.Integral) and not isinstance(d, bool)) for d in a
+        )
 
     is_pair = (
         isinstance(inputs, (list, tuple))
@@ -109,9 +115,9 @@ class SeparableCritic(keras.layers.Layer):
         super().__init__(**kwargs)
         if not temperature > 0:
             raise ValueError(f"Expected `temperature` > 0. Received temperature={temperature}.")
-        self.embedding_dim = int(embedding_dim)
-        self.hidden_dim = int(hidden_dim)
-        self.num_layers = int(num_layers)
+        self.embedding_dim = as_int(embedding_dim, "embedding_dim", 1)
+        self.hidden_dim = as_int(hidden_dim, "hidden_dim", 1)
+        self.num_layers = as_int(num_layers, "num_layers", 0)
         self.activation = activation
         self.normalize = bool(normalize)
         self.temperature = float(temperature)
@@ -187,8 +193,8 @@ class ConcatCritic(keras.layers.Layer):
 
     def __init__(self, hidden_dim=256, num_layers=2, activation="relu", seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.hidden_dim = int(hidden_dim)
-        self.num_layers = int(num_layers)
+        self.hidden_dim = as_int(hidden_dim, "hidden_dim", 1)
+        self.num_layers = as_int(num_layers, "num_layers", 0)
         self.activation = activation
         self.seed = seed
         self.pair_layers = _mlp(

@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_cpc.layers.arguments import as_int
+
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
 class GaussianMixturePrior(keras.layers.Layer):
@@ -42,11 +44,12 @@ class GaussianMixturePrior(keras.layers.Layer):
     ):
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
-        if int(num_components) < 1:
+        num_components = as_int(num_components, "num_components")
+        if num_components < 1:
             raise ValueError(
                 f"Expected `num_components` >= 1. Received num_components={num_components}."
             )
-        self.num_components = int(num_components)
+        self.num_components = num_components
         self.initial_spread = float(initial_spread)
         self.min_log_scale = float(min_log_scale)
         self.max_log_scale = float(max_log_scale)

@@ -6,6 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_cpc.layers.arguments import as_int_tuple
+
 # ITU-R 601 luma weights, as in `tf.image.rgb_to_grayscale`.
 LUMA = (0.2989, 0.5870, 0.1140)
 RGB_TO_YIQ = np.array(
@@ -163,7 +165,7 @@ class SimCLRAugmentation(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if image_size is not None:
-            image_size = tuple(int(s) for s in image_size)
+            image_size = as_int_tuple(image_size, "image_size")
             if len(image_size) != 2 or min(image_size) < 1:
                 raise ValueError(
                     "`image_size` must be None or (height, width) with positive sizes; "

@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_cpc.layers.arguments import as_int
 from keras_cpc.layers.gaussian_mixture_prior import GaussianMixturePrior
 
 
@@ -52,7 +53,8 @@ class StochasticCode(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if int(units) < 1:
+        units, num_components = as_int(units, "units"), as_int(num_components, "num_components")
+        if units < 1:
             raise ValueError(f"Expected `units` >= 1. Received units={units}.")
         if not min_std > 0:
             raise ValueError(f"Expected `min_std` > 0. Received min_std={min_std}.")
@@ -61,8 +63,8 @@ class StochasticCode(keras.layers.Layer):
                 f"Expected `initial_std` > `min_std` ({min_std}). Received initial_std="
                 f"{initial_std}."
             )
-        self.units = int(units)
-        self.num_components = int(num_components)
+        self.units = units
+        self.num_components = num_components
         self.min_std = float(min_std)
         self.initial_std = float(initial_std)
         if kernel_initializer == "glorot_uniform" and seed is not None:

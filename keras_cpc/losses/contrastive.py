@@ -5,7 +5,6 @@ All arithmetic runs in float32 whatever the inputs' dtype, so the losses stay fi
 logsumexp over thousands of candidates overflow float16).
 """
 
-import math
 import numbers
 
 import numpy as np
@@ -39,7 +38,7 @@ def _check_scores(scores):
     if len(shape) not in (2, 3):
         raise ValueError(
             "Expected `scores` of rank 2 (N, N) or rank 3 (B, N, N) with the positives on the "
-            f"diagonal. Received rank {len(shape)} with shape {shape}."
+            f"diagonal (or pass `positive_index`). Received rank {len(shape)} with shape {shape}."
         )
     n_rows, n_cols = shape[-2], shape[-1]
     if n_rows is not None and n_cols is not None and n_rows != n_cols:
@@ -59,35 +58,85 @@ def _check_temperature(temperature):
             raise ValueError(f"Expected `temperature` > 0. Received temperature={temperature}.")
 
 
-def info_nce(scores):
-    """Per-anchor InfoNCE loss ``-log softmax(scores[i])[i]``.
+def _positive_scores(scores, positive_index, shape):
+    """The score of each row's positive, shape ``scores.shape[:-1]``."""
+    if positive_index is None:
+        _check_scores(scores)
+        return ops.diagonal(scores, axis1=-2, axis2=-1)
+    if len(shape) < 1:
+        raise ValueError(
+            "Expected `scores` of rank >= 1 (one row of candidates per anchor). "
+            f"Received shape {shape}."
+        )
+    if isinstance(positive_index, numbers.Integral) and not isinstance(positive_index, bool):
+        index, columns = int(positive_index), shape[-1]
+        if columns is not None and not -columns <= index < columns:
+            raise ValueError(
+                f"Expected `positive_index` in [0, {columns}) for scores with {columns} "
+                f"candidates per row. Received positive_index={index}."
+            )
+        return scores[..., index]
+    # One positive column per row (SimCLR's labels, e.g. from `nt_xent_logits`).
+    index = _as_tensor(positive_index)
+    index_shape = _static_shape(index)
+    compatible = len(index_shape) == len(shape) - 1 and all(
+        a is None or b is None or a == b for a, b in zip(index_shape, shape[:-1])
+    )
+    if not compatible:
+        raise ValueError(
+            "Expected `positive_index` to be None (the diagonal), an int (the same column for "
+            "every row) or an integer tensor of shape scores.shape[:-1] = "
+            f"{shape[:-1]}. Received shape {index_shape}."
+        )
+    index = ops.cast(index, "int32")
+    return ops.squeeze(ops.take_along_axis(scores, ops.expand_dims(index, -1), axis=-1), -1)
+
+
+def info_nce(scores, positive_index=None):
+    """Per-anchor InfoNCE loss ``-log softmax(scores[..., i, :])[positive of row i]``.
+
+    One row of candidate scores per anchor; where the positive sits is given by
+    ``positive_index``:
+
+    * ``None`` (default): square (N, N) or (B, N, N) scores with ``scores[i, j] = s(z_j, w_i)``,
+      the positive of anchor i on the diagonal (a critic scoring every pair, `keras_cpc.mi`).
+    * an int: the same column in every row, e.g. 0 for CPC's (B, T, K, 1 + negatives) scores
+      (positive first, then the negatives; masked candidates hold a large negative score).
+    * an integer tensor of shape ``scores.shape[:-1]``: each row's positive column, e.g. the
+      labels of `nt_xent_logits` (SimCLR).
+
+    Both pretrainers compute their loss through this function; their metrics read the same
+    per-anchor values.
 
     Args:
-        scores: tensor of shape (N, N) with ``scores[i, j] = s(z_j, w_i)`` (the positive of
-            anchor i on the diagonal), or (B, N, N) for B independent problems (CPC scores one
-            matrix per prediction step). Any float dtype; computed in float32.
+        scores: float tensor, one row of candidates per anchor (last axis). Any float dtype;
+            computed in float32.
+        positive_index: None, an int, or an integer tensor (see above).
 
     Returns:
-        float32 tensor of shape (N,) or (B, N), each entry >= 0.
+        float32 tensor of shape ``scores.shape[:-1]``, each entry >= 0.
 
     Example:
         >>> import numpy as np
         >>> loss = info_nce(np.eye(4, dtype="float32") * 10.0)  # ~0 for a perfect critic
+        >>> cpc = info_nce(np.zeros((2, 5, 3, 9), "float32"), positive_index=0)  # ln 9 each
     """
     scores = _as_tensor(scores)
-    _check_scores(scores)
+    shape = _static_shape(scores)
     scores = ops.cast(scores, "float32")
-    positives = ops.diagonal(scores, axis1=-2, axis2=-1)
+    positives = _positive_scores(scores, positive_index, shape)
     return ops.logsumexp(scores, axis=-1) - positives
 
 
-def mi_lower_bound(scores):
+def mi_lower_bound(scores, positive_index=None):
     """The InfoNCE lower bound on mutual information, ``ln N - mean(info_nce(scores))``, in nats.
 
-    It never exceeds ``ln N``: each per-anchor loss is non-negative.
+    N is the number of candidates per row (the last axis). It never exceeds ``ln N``: each
+    per-anchor loss is non-negative.
 
     Args:
-        scores: (N, N) or (B, N, N) critic scores, as for `info_nce`.
+        scores: critic scores, one row per anchor, as for `info_nce`.
+        positive_index: where each row's positive is, as for `info_nce`.
 
     Returns:
         float32 scalar.
@@ -97,12 +146,12 @@ def mi_lower_bound(scores):
         >>> mi_lower_bound(np.zeros((8, 8), "float32"))  # 0 nats for an uninformative critic
     """
     scores = _as_tensor(scores)
-    shape = _check_scores(scores)
-    n = shape[-1]
+    per_anchor = info_nce(scores, positive_index)
+    n = _static_shape(scores)[-1]
     if n is None:
         n = ops.shape(scores)[-1]
     log_n = ops.log(ops.cast(n, "float32"))
-    return log_n - ops.mean(info_nce(scores))
+    return log_n - ops.mean(per_anchor)
 
 
 def nt_xent_logits(z_a, z_b, temperature=0.5):
@@ -164,13 +213,7 @@ def nt_xent_per_anchor(z_a, z_b, temperature=0.5):
         float32 (2N,) per-anchor losses, ``-log softmax(logits[i])[labels[i]]``.
     """
     logits, labels = nt_xent_logits(z_a, z_b, temperature)
-    return _cross_entropy_at(logits, labels)
-
-
-def _cross_entropy_at(logits, labels):
-    log_norm = ops.logsumexp(logits, axis=-1)
-    positive = ops.take_along_axis(logits, ops.expand_dims(labels, -1), axis=-1)
-    return log_norm - ops.squeeze(positive, -1)
+    return info_nce(logits, positive_index=labels)
 
 
 def nt_xent(z_a, z_b, temperature=0.5):
@@ -195,9 +238,3 @@ def nt_xent(z_a, z_b, temperature=0.5):
         >>> loss = nt_xent(z, z + 0.01, temperature=0.5)
     """
     return ops.mean(nt_xent_per_anchor(z_a, z_b, temperature))
-
-
-def log_num_candidates(scores):
-    """``ln N`` for an (..., N, N) score tensor, the ceiling of `mi_lower_bound`."""
-    n = _static_shape(scores)[-1]
-    return math.log(n)

@@ -1,5 +1,7 @@
 """`InfoNCE` as a Keras `Loss` for `compile`."""
 
+import numbers
+
 import keras
 
 from keras_cpc.losses.contrastive import info_nce
@@ -10,11 +12,13 @@ class InfoNCE(keras.losses.Loss):
     """InfoNCE loss on a matrix of critic scores, for `model.compile(loss=InfoNCE())`.
 
     The model's output is the score matrix: (N, N) with ``scores[i, j] = s(z_j, w_i)`` and the
-    positives on the diagonal, or (B, N, N). ``y_true`` is ignored (pass anything, e.g. zeros);
+    positives on the diagonal, or (B, N, N); or, with an int ``positive_index``, any rows of
+    candidates with the positive in that column. ``y_true`` is ignored (pass anything, e.g. zeros);
     the per-anchor losses of `info_nce` are reduced by ``reduction`` (mean by default), so the
     value is ``ln N - mi_lower_bound(scores)``.
 
     Args:
+        positive_index: None (positives on the diagonal) or the column of every row's positive.
         reduction: Keras reduction over the per-anchor losses, default "sum_over_batch_size".
         name: loss name.
         dtype: dtype of the loss computation, float32 by default (also under mixed precision).
@@ -25,8 +29,18 @@ class InfoNCE(keras.losses.Loss):
         >>> value = loss(None, np.eye(4, dtype="float32"))
     """
 
-    def __init__(self, reduction="sum_over_batch_size", name="info_nce", dtype=None):
+    def __init__(
+        self, positive_index=None, reduction="sum_over_batch_size", name="info_nce", dtype=None
+    ):
+        if positive_index is not None:
+            if not isinstance(positive_index, numbers.Integral) or isinstance(positive_index, bool):
+                raise ValueError(
+                    "Expected `positive_index` None (the diagonal) or an int column. Received "
+                    f"{positive_index!r}."
+                )
+            positive_index = int(positive_index)
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.positive_index = positive_index
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         # The labels are implied by the layout (positives on the diagonal); None is allowed.
@@ -35,7 +49,12 @@ class InfoNCE(keras.losses.Loss):
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true, y_pred):
-        return info_nce(y_pred)
+        return info_nce(y_pred, positive_index=self.positive_index)
 
     def get_config(self):
-        return {"name": self.name, "reduction": self.reduction, "dtype": self.dtype}
+        return {
+            "positive_index": self.positive_index,
+            "name": self.name,
+            "reduction": self.reduction,
+            "dtype": self.dtype,
+        }

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_cpc.models.input_checks import InputChecks, check_backbone_modality
 from keras_cpc.models.task import Task
 
 
@@ -49,7 +50,7 @@ def batch_waveforms(waveforms, sample_rate, target_sample_rate, min_samples=1):
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
-class AudioClassifier(Task):
+class AudioClassifier(InputChecks, Task):
     """Classify raw audio clips with a preset backbone (e.g. `CPCBackbone`).
 
     The backbone's context vectors ``c`` are pooled over the valid frames only
@@ -58,10 +59,14 @@ class AudioClassifier(Task):
     waveform batch at the backbone's ``sample_rate`` or ``{"waveform", "padding_mask"}``;
     `prepare` turns clips at any rate into that.
 
+    The backbone must be an audio backbone (``modality == "audio"``, e.g. `CPCBackbone`): an
+    image backbone such as `ResNetBackbone` is refused with a ValueError, also through
+    ``from_preset``. Inputs are checked by the backbone's ``check_inputs`` before any tracing.
+
     Args:
         backbone: a `Backbone` whose ``encode`` returns ``"c"`` (batch, frames, dim) and
             ``"frame_mask"`` (batch, frames).
-        num_classes: number of classes.
+        num_classes: number of classes (a Python or NumPy integer).
         pooling: ``"avg"`` or ``"max"`` over valid frames.
         dropout: dropout rate before the Dense head.
         activation: activation of the head; None gives logits.
@@ -73,6 +78,16 @@ class AudioClassifier(Task):
         >>> classifier.predict(inputs).shape
         (2, 5)
     """
+
+    modality = "audio"
+
+    def __init__(self, backbone, num_classes, **kwargs):
+        check_backbone_modality(backbone, self.modality, type(self).__name__)
+        super().__init__(backbone, num_classes, **kwargs)
+
+    def check_inputs(self, inputs, check_values=True):
+        """The backbone's input checks (ValueError saying what was expected and received)."""
+        self.backbone.check_inputs(inputs, check_values=check_values)
 
     def pool(self, outputs):
         c = outputs["c"]

@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
+from keras_cpc.models.input_checks import InputChecks, check_backbone_modality
 from keras_cpc.models.task import Task
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
-class ImageClassifier(Task):
+class ImageClassifier(InputChecks, Task):
     """Classify images with a preset backbone (e.g. `ResNetBackbone`).
 
     The backbone's feature map is pooled over height and width (``pooling="avg"`` or
@@ -16,9 +17,13 @@ class ImageClassifier(Task):
     of the backbone. ``freeze_backbone=True`` trains only the head (a linear probe), False
     fine-tunes everything.
 
+    The backbone must be an image backbone (``modality == "image"``, e.g. `ResNetBackbone`):
+    an audio backbone such as `CPCBackbone` is refused with a ValueError, also through
+    ``from_preset``. Inputs are checked by the backbone's ``check_inputs`` before any tracing.
+
     Args:
         backbone: a `Backbone` whose ``encode`` returns ``"feature_map"`` (batch, h, w, c).
-        num_classes: number of classes.
+        num_classes: number of classes (a Python or NumPy integer).
         pooling: ``"avg"`` or ``"max"``.
         dropout: dropout rate before the Dense head.
         activation: activation of the head; None gives logits.
@@ -29,6 +34,16 @@ class ImageClassifier(Task):
         >>> classifier.compile()
         >>> classifier.fit(images_uint8, labels, epochs=2)
     """
+
+    modality = "image"
+
+    def __init__(self, backbone, num_classes, **kwargs):
+        check_backbone_modality(backbone, self.modality, type(self).__name__)
+        super().__init__(backbone, num_classes, **kwargs)
+
+    def check_inputs(self, inputs, check_values=True):
+        """The backbone's input checks (ValueError saying what was expected and received)."""
+        self.backbone.check_inputs(inputs, check_values=check_values)
 
     def pool(self, outputs):
         feature_map = outputs["feature_map"]

@@ -1,9 +1,8 @@
-"""ImageClassifier: from_preset + fit (numpy and tf.data), linear probe, task presets."""
+"""ImageClassifier: from_preset + fit (numpy, then tf.data or a PyDataset), probe, presets."""
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_cpc.models import Backbone, ImageClassifier
 from tests.fixtures.backbones import image_batch, tiny_image_backbone
@@ -27,10 +26,31 @@ def _data(n=16):
     return images, labels
 
 
+class _Batches(keras.utils.PyDataset):
+    """The batches of (images, labels) as a Keras PyDataset (any backend, no TensorFlow)."""
+
+    def __init__(self, images, labels, batch_size):
+        super().__init__()
+        self.images, self.labels, self.batch_size = images, labels, batch_size
+
+    def __len__(self):
+        return len(self.images) // self.batch_size
+
+    def __getitem__(self, index):
+        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return self.images[rows], self.labels[rows]
+
+
 def _fit_numpy_then_tf_data(classifier):
     images, labels = _data(8)
     first = classifier.fit(images, labels, batch_size=8, epochs=1, verbose=0)
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+    if keras.backend.backend() == "tensorflow":
+        # tf.data only where TensorFlow is the backend: other backends never import it here.
+        import tensorflow as tf
+
+        dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+    else:
+        dataset = _Batches(images, labels, batch_size=8)
     second = classifier.fit(dataset, epochs=1, verbose=0)
     return first.history["loss"] + second.history["loss"]
 

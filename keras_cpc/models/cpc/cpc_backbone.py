@@ -3,15 +3,23 @@
 import keras
 from keras import ops
 
+from keras_cpc.layers.arguments import as_int
 from keras_cpc.layers.causal_transformer import CausalTransformer
 from keras_cpc.layers.cpc_encoder import CPCEncoder
 from keras_cpc.models.backbone import Backbone
+from keras_cpc.models.input_checks import (
+    InputChecks,
+    check_waveform_dtype,
+    check_waveform_values,
+    pcm_to_float,
+    run_checked,
+)
 
 CONTEXT_NETWORKS = ("gru", "lstm", "transformer")
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
-class CPCBackbone(Backbone, keras.Model):
+class CPCBackbone(InputChecks, Backbone, keras.Model):
     """Contrastive Predictive Coding backbone for raw mono audio (van den Oord et al. 2018).
 
     A strided convolution encoder g_enc turns the waveform into frame codes z_t (one per
@@ -25,6 +33,14 @@ class CPCBackbone(Backbone, keras.Model):
     1/True on real samples. Padding must be at the end of each clip (right-padding); the valid
     frames and embedding of a padded clip then equal those of the clip alone. Stereo input is
     rejected: down-mix first (``keras_cpc.data.to_mono``).
+
+    Samples: float in [-1, 1], or int16 / int32 PCM, converted inside the model to float by
+    x / 2**15 (int16) or x / 2**31 (int32), so PCM and the same clip as float give the same
+    embedding; other integer dtypes are refused. NaN or infinite samples are refused with a
+    ValueError (checked before any tracing, on concrete inputs, outside training calls).
+
+    Attributes:
+        modality: ``"audio"``: the kind of input, checked by `AudioClassifier`.
 
     Args:
         kernel_sizes: encoder kernels, paper ``(10, 8, 4, 4, 4)``.
@@ -44,6 +60,8 @@ class CPCBackbone(Backbone, keras.Model):
         >>> outputs["c"].shape  # (2, 100, 32): 100 frames per second
     """
 
+    modality = "audio"
+
     def __init__(
         self,
         kernel_sizes=(10, 8, 4, 4, 4),
@@ -59,19 +77,18 @@ class CPCBackbone(Backbone, keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        sample_rate = as_int(sample_rate, "sample_rate", 1)
         if context_network not in CONTEXT_NETWORKS:
             raise ValueError(
                 f"`context_network` must be one of {CONTEXT_NETWORKS}; "
                 f"received {context_network!r}."
             )
-        if int(sample_rate) <= 0:
-            raise ValueError(f"`sample_rate` must be a positive int; received {sample_rate}.")
-        self.encoder_dim = int(encoder_dim)
+        self.encoder_dim = as_int(encoder_dim, "encoder_dim", 1)
         self.context_network = context_network
-        self.context_dim = int(context_dim)
-        self.context_layers = int(context_layers)
-        self.context_heads = int(context_heads)
-        self.sample_rate = int(sample_rate)
+        self.context_dim = as_int(context_dim, "context_dim", 1)
+        self.context_layers = as_int(context_layers, "context_layers", 1)
+        self.context_heads = as_int(context_heads, "context_heads", 1)
+        self.sample_rate = sample_rate
         self.encoder = CPCEncoder(
             kernel_sizes=kernel_sizes,
             strides=strides,
@@ -138,12 +155,7 @@ class CPCBackbone(Backbone, keras.Model):
         return self.encoder.frame_span(frame)
 
     # ---- forward ---------------------------------------------------------------------------
-    def _parse_inputs(self, inputs, sample_rate=None):
-        if sample_rate is not None and int(sample_rate) != self.sample_rate:
-            raise ValueError(
-                f"This CPCBackbone expects audio at {self.sample_rate} Hz; received audio at "
-                f"{sample_rate} Hz. Resample it first (keras_cpc.data.resample)."
-            )
+    def _split_inputs(self, inputs):
         padding_mask = None
         if isinstance(inputs, dict):
             unknown = set(inputs) - {"waveform", "padding_mask"}
@@ -157,6 +169,16 @@ class CPCBackbone(Backbone, keras.Model):
             waveform = inputs
         if not hasattr(waveform, "shape"):
             waveform = ops.convert_to_tensor(waveform)
+        return waveform, padding_mask
+
+    def check_inputs(self, inputs, check_values=True):
+        """Raise a ValueError unless ``inputs`` is audio this backbone takes (see class doc).
+
+        Args:
+            inputs: waveform array or ``{"waveform", "padding_mask"}`` dict.
+            check_values: also refuse non-finite samples (when they are concrete).
+        """
+        waveform, padding_mask = self._split_inputs(inputs)
         shape = tuple(waveform.shape)
         if len(shape) == 3 and shape[-1] not in (1, None):
             raise ValueError(
@@ -174,7 +196,6 @@ class CPCBackbone(Backbone, keras.Model):
                 f"Clips must have at least {self.min_samples} samples (the encoder's receptive "
                 f"field gives no frame for fewer); received {shape[1]} samples."
             )
-        lengths = None
         if padding_mask is not None:
             mask_shape = tuple(padding_mask.shape)
             if len(mask_shape) != 2 or (
@@ -184,8 +205,9 @@ class CPCBackbone(Backbone, keras.Model):
                     f"`padding_mask` must have shape (batch, samples) = {shape[:2]}; "
                     f"received {mask_shape}."
                 )
-            lengths = ops.sum(ops.cast(padding_mask, "int32"), axis=1)
-        return waveform, lengths
+        check_waveform_dtype(waveform, "CPCBackbone")
+        if check_values:
+            check_waveform_values(waveform, "CPCBackbone")
 
     def encode(self, inputs, training=False, sample_rate=None):
         """All outputs: ``{"z", "c", "embedding", "frame_mask"}``.
@@ -200,7 +222,21 @@ class CPCBackbone(Backbone, keras.Model):
             dict with ``z`` (batch, frames, encoder_dim), ``c`` (batch, frames, context_dim),
             ``embedding`` (batch, context_dim), ``frame_mask`` (batch, frames) bool.
         """
-        waveform, lengths = self._parse_inputs(inputs, sample_rate)
+        if sample_rate is not None and int(sample_rate) != self.sample_rate:
+            raise ValueError(
+                f"This CPCBackbone expects audio at {self.sample_rate} Hz; received audio at "
+                f"{sample_rate} Hz. Resample it first (keras_cpc.data.resample)."
+            )
+        return run_checked(
+            self, inputs, training is not True, lambda: self._encode(inputs, training)
+        )
+
+    def _encode(self, inputs, training):
+        waveform, padding_mask = self._split_inputs(inputs)
+        waveform = pcm_to_float(waveform)
+        lengths = None
+        if padding_mask is not None:
+            lengths = ops.sum(ops.cast(padding_mask, "int32"), axis=1)
         z, frame_lengths = self.encoder(waveform, lengths)
         c = z
         for layer in self.context:

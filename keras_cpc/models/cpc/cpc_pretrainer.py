@@ -3,17 +3,19 @@
 import keras
 from keras import ops
 
+from keras_cpc.layers.arguments import as_int, as_int_tuple
 from keras_cpc.layers.causal_transformer import CausalTransformer
 from keras_cpc.layers.stochastic_code import StochasticCode
+from keras_cpc.losses.cpc import (
+    NEGATIVE_SAMPLING,
+    SCORES,
+    cpc_info_nce,
+    cpc_scores,
+    sample_negatives,
+)
 from keras_cpc.metrics import ContrastiveAccuracy, MILowerBound
 
-NEGATIVE_SAMPLING = ("batch", "same_sequence")
 PREDICTORS = ("linear", "transformer")
-SCORES = ("dot", "mean")
-# Finite float32 mask value: exp(-1e9 - max) is exactly 0, so masked candidates drop out.
-_MASKED = -1e9
-# Largest (B, T, K, B * T) score tensor built to pick negatives from (256 MB in float32).
-_MAX_FULL_SCORES = 2**26
 
 
 def _is_concrete(x):
@@ -36,7 +38,10 @@ class CPCPretrainer(keras.Model):
     batch: ``s = z^T p_{t,k}`` (``score="dot"``, the paper) or that divided by the code size
     (``score="mean"``, CPC_audio). The loss is InfoNCE (cross-entropy of picking the positive,
     the positive in column 0 of each score row) averaged over the valid (t, k) pairs of each
-    step and summed over steps, as in the paper and CPC_audio.
+    step and summed over steps, as in the paper and CPC_audio. The sampling, scoring and loss
+    are `keras_cpc.losses.cpc` (`sample_negatives`, `cpc_scores`, `cpc_info_nce`, which calls
+    `keras_cpc.losses.info_nce(scores, positive_index=0)`); the metrics read the same
+    per-pair losses and scores.
 
     Valid pairs and candidates: (t, k) counts only when frame t + k is a real frame of the
     clip (so short clips use whatever pairs they have); negatives are drawn uniformly from
@@ -95,10 +100,8 @@ class CPCPretrainer(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if int(prediction_steps) < 1:
-            raise ValueError(f"`prediction_steps` must be >= 1; received {prediction_steps}.")
-        if int(num_negatives) < 1:
-            raise ValueError(f"`num_negatives` must be >= 1; received {num_negatives}.")
+        prediction_steps = as_int(prediction_steps, "prediction_steps", 1)
+        num_negatives = as_int(num_negatives, "num_negatives", 1)
         if negative_sampling not in NEGATIVE_SAMPLING:
             raise ValueError(
                 f"`negative_sampling` must be one of {NEGATIVE_SAMPLING}; "
@@ -111,19 +114,19 @@ class CPCPretrainer(keras.Model):
         if not entropy_weight >= 0:
             raise ValueError(f"`entropy_weight` must be >= 0; received {entropy_weight}.")
         self.backbone = backbone
-        self.prediction_steps = int(prediction_steps)
-        self.num_negatives = int(num_negatives)
+        self.prediction_steps = prediction_steps
+        self.num_negatives = num_negatives
         self.negative_sampling = negative_sampling
         self.share_negatives = bool(share_negatives)
         self.predictor = predictor
-        self.predictor_heads = int(predictor_heads)
+        self.predictor_heads = as_int(predictor_heads, "predictor_heads", 1)
         self.score = score
         self.entropy_weight = float(entropy_weight)
         self.seed = seed
         K = self.prediction_steps
         if accuracy_steps is None:
             accuracy_steps = sorted({1, max(K // 2, 1), K})
-        accuracy_steps = [int(k) for k in accuracy_steps]
+        accuracy_steps = list(as_int_tuple(accuracy_steps, "accuracy_steps"))
         if any(not 1 <= k <= K for k in accuracy_steps):
             raise ValueError(f"`accuracy_steps` must lie in [1, {K}]; received {accuracy_steps}.")
         self.accuracy_steps = accuracy_steps
@@ -175,47 +178,14 @@ class CPCPretrainer(keras.Model):
         return ops.stack(outputs, axis=2)
 
     def _sample_negatives(self, frame_lengths, frames):
-        batch = ops.shape(frame_lengths)[0]
-        shape = (batch, 1 if self.share_negatives else frames, self.num_negatives)
-        u = keras.random.uniform(shape, seed=self.seed_generator)
-        lengths = ops.cast(frame_lengths, "int32")
-        if self.negative_sampling == "same_sequence":
-            upper = ops.maximum(lengths, 1)[:, None, None]
-            rank = ops.minimum(ops.cast(u * ops.cast(upper, "float32"), "int32"), upper - 1)
-            owner = ops.arange(batch, dtype="int32")[:, None, None]
-            return owner * frames + rank
-        # Uniform over the real frames of the whole batch: draw a rank among them, then find
-        # its clip (number of clip ends <= rank) and its offset inside that clip.
-        ends = ops.cumsum(lengths)
-        total = ops.maximum(ends[-1], 1)
-        rank = ops.minimum(ops.cast(u * ops.cast(total, "float32"), "int32"), total - 1)
-        owner = ops.sum(ops.cast(rank[..., None] >= ends, "int32"), axis=-1)
-        starts = ends - lengths
-        offset = rank - ops.take(starts, owner)
-        return owner * frames + offset
-
-    def _negative_scores(self, predictions, z, negative_indices):
-        """Scores (B, T, K, N) of every prediction against its anchor's negatives."""
-        batch, frames, K, code_dim = predictions.shape
-        flat_z = ops.reshape(z, (-1, code_dim))
-        if negative_indices.shape[1] == 1:
-            # One set of negatives per clip, shared by all its anchors.
-            negatives = ops.take(flat_z, negative_indices[:, 0], axis=0)  # (B, N, C)
-            return ops.einsum("btkc,bnc->btkn", predictions, negatives)
-        sizes = (batch, frames)
-        if None in sizes or batch * frames * K * batch * frames <= _MAX_FULL_SCORES:
-            # Score every prediction against every frame of the batch (one dense matmul),
-            # then pick the negatives' columns. Faster than gathering a (B, T, N, C) tensor
-            # of negatives, whose backward is a large scatter-add: with the paper's shapes
-            # (B=8, T=128, K=12, N=128, C=512) forward+backward took ~2 s vs ~14 s on torch
-            # CPU and ~0.8 s vs ~1.3 s on JAX CPU (shared, loaded 2-core machine).
-            all_scores = ops.einsum("btkc,mc->btkm", predictions, flat_z)
-            index = ops.broadcast_to(
-                negative_indices[:, :, None, :], ops.shape(all_scores)[:3] + (self.num_negatives,)
-            )
-            return ops.take_along_axis(all_scores, index, axis=-1)
-        negatives = ops.take(flat_z, negative_indices, axis=0)  # (B, T, N, C)
-        return ops.einsum("btkc,btnc->btkn", predictions, negatives)
+        return sample_negatives(
+            frame_lengths,
+            frames,
+            self.num_negatives,
+            sampling=self.negative_sampling,
+            shared=self.share_negatives,
+            seed=self.seed_generator,
+        )
 
     def call(self, inputs, training=None):
         """Scores of every (t, k) anchor: ``{"scores", "pair_mask", "candidate_mask", ...}``.
@@ -243,57 +213,16 @@ class CPCPretrainer(keras.Model):
             z, h_z = self.target_code(z, training=training)
             c, h_c = self.context_code(c, training=training)
             result["code_entropy"] = h_z + h_c
-        z = ops.cast(z, "float32")
-        batch, frames, code_dim = ops.shape(z)[0], ops.shape(z)[1], ops.shape(z)[2]
-        K = self.prediction_steps
-        predictions = ops.cast(self._predict_future(c), "float32")  # (B, T, K, C)
-
-        frame_lengths = ops.sum(ops.cast(frame_mask, "int32"), axis=1)
-        t = ops.arange(frames, dtype="int32")[:, None]
-        k = ops.arange(1, K + 1, dtype="int32")[None, :]
-        future = t + k  # (T, K)
-        pair_mask = future[None] < frame_lengths[:, None, None]  # (B, T, K)
-        future = ops.minimum(future, frames - 1)
-        # z_{t+k} by shifting z left by k (zeros past the end, masked by pair_mask): slices
-        # have a cheap backward, unlike a gather (whose backward is a scatter-add).
-        padded_z = ops.pad(z, [[0, 0], [0, K], [0, 0]])
-        positives = ops.stack(
-            [ops.slice(padded_z, (0, k, 0), (batch, frames, code_dim)) for k in range(1, K + 1)],
-            axis=2,
-        )
-        positive_scores = ops.sum(predictions * positives, axis=-1)  # (B, T, K)
-
+        predictions = self._predict_future(c)  # (B, T, K, C)
         if negative_indices is None:
-            negative_indices = self._sample_negatives(frame_lengths, frames)
-        negative_indices = ops.cast(negative_indices, "int32")
-        negative_scores = self._negative_scores(predictions, z, negative_indices)
-
-        # Real candidates: a negative must be a real frame and not the positive itself.
-        flat_valid = ops.reshape(frame_mask, (-1,))
-        negative_valid = ops.take(flat_valid, negative_indices, axis=0)[:, :, None, :]
-        owner = ops.arange(batch, dtype="int32")[:, None, None]
-        positive_flat = owner * frames + future[None]  # (B, T, K)
-        negative_valid = ops.logical_and(
-            negative_valid, ops.not_equal(negative_indices[:, :, None, :], positive_flat[..., None])
-        )
-        scores = ops.concatenate([positive_scores[..., None], negative_scores], axis=-1)
-        candidate_mask = ops.concatenate(
-            [ops.ones_like(negative_valid[..., :1]), negative_valid], axis=-1
-        )
-        if self.score == "mean":
-            scores = scores / ops.cast(code_dim, "float32")
-        scores = ops.where(candidate_mask, scores, _MASKED)
-        result.update({"scores": scores, "pair_mask": pair_mask, "candidate_mask": candidate_mask})
+            frame_lengths = ops.sum(ops.cast(frame_mask, "int32"), axis=1)
+            negative_indices = self._sample_negatives(frame_lengths, ops.shape(z)[1])
+        result.update(cpc_scores(predictions, z, frame_mask, negative_indices, score=self.score))
         return result
 
     # ---- objective ---------------------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         scores, pair_mask = y_pred["scores"], y_pred["pair_mask"]
-        # InfoNCE with the positive in column 0: -log softmax(scores)[0], float32.
-        per_pair = ops.logsumexp(scores, axis=-1) - scores[..., 0]  # (B, T, K)
-        weights = ops.cast(pair_mask, "float32")
-        if sample_weight is not None:
-            weights = weights * ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1, 1))
         num_valid = ops.sum(ops.cast(pair_mask, "int32"))
         if _is_concrete(num_valid) and int(ops.convert_to_numpy(num_valid)) == 0:
             raise ValueError(
@@ -302,9 +231,8 @@ class CPCPretrainer(keras.Model):
                 f"{2 * self.backbone.samples_per_frame} samples or so "
                 "(backbone.num_frames(n) must be >= 2)."
             )
-        per_step_weight = ops.sum(weights, axis=(0, 1))  # (K,)
-        per_step_loss = ops.divide_no_nan(ops.sum(per_pair * weights, axis=(0, 1)), per_step_weight)
-        loss = ops.sum(per_step_loss)
+        # The loss and every metric below read the same per-pair InfoNCE values.
+        loss, per_pair, weights = cpc_info_nce(scores, pair_mask, sample_weight)
         if self.entropy_weight > 0:
             loss = loss + self.entropy_weight * y_pred["code_entropy"]
             self.code_entropy_tracker.update_state(y_pred["code_entropy"])

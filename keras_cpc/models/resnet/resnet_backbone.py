@@ -3,7 +3,14 @@
 import keras
 from keras import layers
 
+from keras_cpc.layers.arguments import as_int
 from keras_cpc.models.backbone import Backbone
+from keras_cpc.models.input_checks import (
+    InputChecks,
+    check_image_batch,
+    check_pixel_values,
+    run_checked,
+)
 
 # Blocks per stage and block type, as in the official code.
 RESNET_STAGES = {
@@ -87,7 +94,7 @@ def _bottleneck_block(x, filters, strides, use_projection, name):
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
-class ResNetBackbone(Backbone, keras.Model):
+class ResNetBackbone(InputChecks, Backbone, keras.Model):
     """ResNet-18/34/50 as used by SimCLR, returning globally pooled features.
 
     Matches the official SimCLR encoder: bias-free convs with variance-scaling init, batch norm
@@ -96,6 +103,14 @@ class ResNetBackbone(Backbone, keras.Model):
     bottleneck blocks and symmetric padding on strided convs. Images are expected with pixel
     values in [0, 255] (uint8 or float) and are multiplied by ``pixel_scale`` inside the model
     (SimCLR trains on [0, 1] inputs without mean/std normalisation).
+
+    Bad inputs get a ValueError saying what was expected and received, before any tracing
+    (``predict``, ``__call__``, ``encode``): a missing batch axis, the wrong channel count, a
+    height or width other than a fixed ``image_shape``'s, non-finite pixels, and float images
+    in [0, 1] where [0, 255] is expected (``pixel_scale=1/255``).
+
+    Attributes:
+        modality: ``"image"``: the kind of input, checked by `ImageClassifier`.
 
     Args:
         depth: 18, 34 (basic blocks) or 50 (bottleneck blocks).
@@ -117,6 +132,8 @@ class ResNetBackbone(Backbone, keras.Model):
         (2, 4, 4, 128)
     """
 
+    modality = "image"
+
     def __init__(
         self,
         depth=50,
@@ -126,6 +143,7 @@ class ResNetBackbone(Backbone, keras.Model):
         pixel_scale=1.0 / 255.0,
         **kwargs,
     ):
+        depth = as_int(depth, "depth")
         if depth not in RESNET_STAGES:
             raise ValueError(
                 f"`depth` must be one of {sorted(RESNET_STAGES)}; received depth={depth!r}."
@@ -136,7 +154,9 @@ class ResNetBackbone(Backbone, keras.Model):
             raise ValueError(
                 f"`width_multiplier` must be > 0; received width_multiplier={width_multiplier!r}."
             )
-        image_shape = tuple(image_shape)
+        image_shape = tuple(
+            None if d is None else as_int(d, "image_shape entries", 1) for d in image_shape
+        )
         if len(image_shape) != 3:
             raise ValueError(
                 "`image_shape` must be (height, width, channels); "
@@ -189,9 +209,25 @@ class ResNetBackbone(Backbone, keras.Model):
             keras.Model(inputs=images, outputs={"feature_map": feature_map, "pooled": pooled}),
         )
 
+    def check_inputs(self, inputs, check_values=True):
+        """Raise a ValueError unless ``inputs`` is a batch of images this backbone takes.
+
+        Args:
+            inputs: images (batch, height, width, channels).
+            check_values: also check the pixel values (when they are concrete).
+        """
+        check_image_batch(inputs, self.image_shape, type(self).__name__)
+        if check_values:
+            check_pixel_values(inputs, self.pixel_scale, type(self).__name__)
+
     def encode(self, inputs, training=False):
         """All outputs: ``{"feature_map": (batch, h, w, c), "pooled": (batch, output_dim)}``."""
-        return self._encoder(inputs, training=training)
+        return run_checked(
+            self,
+            inputs,
+            training is not True,
+            lambda: self._encoder(inputs, training=training),
+        )
 
     def get_config(self):
         return {

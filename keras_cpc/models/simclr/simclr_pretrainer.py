@@ -3,9 +3,10 @@
 import keras
 from keras import ops
 
+from keras_cpc.layers.arguments import as_int
 from keras_cpc.layers.projection_head import ProjectionHead
 from keras_cpc.layers.simclr_augmentation import SimCLRAugmentation, check_image_batch
-from keras_cpc.losses import nt_xent_logits
+from keras_cpc.losses import info_nce, nt_xent_logits
 from keras_cpc.metrics import ContrastiveAccuracy, MILowerBound
 
 VIEW_KEYS = ("view_a", "view_b")
@@ -60,7 +61,8 @@ class SimCLRPretrainer(keras.Model):
         backbone: a `keras_cpc.models.ResNetBackbone` (any model mapping images to (batch, dim)
             with an ``output_dim`` attribute).
         projection_head: a layer mapping features to projections; None builds
-            `ProjectionHead(num_layers=3, output_dim=128)` (SimCLR v2 head).
+            `ProjectionHead(num_layers=2, output_dim=128)`, the SimCLR v1 head every shipped
+            preset was trained with (pass ``ProjectionHead(num_layers=3)`` for the v2 head).
         temperature: NT-Xent temperature (0.5 for CIFAR, 0.1 for ImageNet).
         augmentation: a layer producing one random view of an image batch per call, None for
             no augmentation, or ``"default"``: `SimCLRAugmentation` with the CIFAR setting for
@@ -106,12 +108,12 @@ class SimCLRPretrainer(keras.Model):
                 )
             augmentation = _default_augmentation(backbone)
         self.backbone = backbone
-        self.projection_head = projection_head or ProjectionHead(num_layers=3, output_dim=128)
+        self.projection_head = projection_head or ProjectionHead(num_layers=2, output_dim=128)
         self.augmentation = augmentation
         self.temperature = float(temperature)
         self.entropy_weight = float(entropy_weight)
-        self.num_classes = num_classes
-        self.code_components = int(code_components)
+        self.num_classes = None if num_classes is None else as_int(num_classes, "num_classes", 1)
+        self.code_components = as_int(code_components, "code_components", 1)
 
         feature_dim = int(backbone.output_dim)
         if not self.projection_head.built:
@@ -129,7 +131,7 @@ class SimCLRPretrainer(keras.Model):
         self.probe = None
         if num_classes is not None:
             self.probe = keras.layers.Dense(
-                int(num_classes),
+                self.num_classes,
                 kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
                 name="probe",
             )
@@ -209,9 +211,9 @@ class SimCLRPretrainer(keras.Model):
             z_b, entropy_b = self.stochastic_code(z_b, training=training)
             code_entropy = entropy_a + entropy_b
 
+        # The logits are computed once: the loss and both metrics read them.
         logits, labels = nt_xent_logits(z_a, z_b, self.temperature)
-        positives = ops.take_along_axis(logits, ops.expand_dims(labels, -1), axis=-1)[:, 0]
-        per_anchor_loss = ops.logsumexp(logits, axis=-1) - positives
+        per_anchor_loss = info_nce(logits, positive_index=labels)
         loss = ops.mean(per_anchor_loss)
         num_candidates = ops.shape(logits)[0] - 1  # the positive and 2N - 2 negatives
         self.mi_lower_bound.update_state(per_anchor_loss, num_candidates=num_candidates)

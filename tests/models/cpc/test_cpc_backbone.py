@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from keras_cpc.models import CPCBackbone
-from tests.helpers import assert_matches_golden, set_deterministic_weights
+from tests.helpers import assert_matches_golden, run_backbone_test, set_deterministic_weights
 
 CONTEXTS = ["gru", "lstm", "transformer"]
 
@@ -96,18 +96,26 @@ def test_padded_batch_matches_single_clip():
 
 
 @pytest.mark.parametrize("context_network", ["gru", "transformer"])
-def test_serialization_roundtrip(context_network, tmp_path):
-    backbone = tiny_backbone(context_network)
-    x = np.random.default_rng(2).normal(size=(2, 800)).astype("float32")
-    expected = np_(backbone(x))
-    clone = CPCBackbone.from_config(backbone.get_config())
-    assert clone.get_config() == backbone.get_config()
-    path = tmp_path / "cpc.keras"
-    backbone.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, CPCBackbone)
-    assert loaded.get_config() == backbone.get_config()
-    np.testing.assert_allclose(np_(loaded(x)), expected, rtol=1e-5, atol=1e-6)
+def test_backbone_contract(context_network, tmp_path):
+    rng = np.random.default_rng(2)
+    config = dict(
+        kernel_sizes=(10, 8, 4),
+        strides=(5, 4, 2),
+        encoder_dim=16,
+        normalization="layer",
+        context_network=context_network,
+        context_dim=16,
+        context_heads=2,
+        sample_rate=8000,
+    )
+    run_backbone_test(
+        CPCBackbone,
+        config,
+        rng.normal(size=(2, 800)).astype("float32"),
+        expected_output_shape=(2, 16),
+        variable_length_data=[rng.normal(size=(2, 333)).astype("float32")],
+        tmp_path=tmp_path,
+    )
 
 
 def test_bad_inputs_are_rejected_with_clear_messages():
@@ -130,3 +138,8 @@ def test_bad_inputs_are_rejected_with_clear_messages():
         tiny_backbone(normalization="batch")
     with pytest.raises(ValueError, match="equal length"):
         tiny_backbone(kernel_sizes=(10, 8), strides=(5, 4, 2))
+    # NumPy integers are taken as ints and stored as Python ints.
+    backbone = tiny_backbone(encoder_dim=np.int64(8), sample_rate=np.int32(8000))
+    assert type(backbone.encoder_dim) is int and type(backbone.sample_rate) is int
+    with pytest.raises(ValueError, match="`encoder_dim` must be an int >= 1.*received 8.5"):
+        tiny_backbone(encoder_dim=8.5)

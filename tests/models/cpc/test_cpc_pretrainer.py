@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 
+from keras_cpc.losses import cpc as cpc_losses
 from keras_cpc.models import CPCBackbone, CPCPretrainer
-from keras_cpc.models.cpc import cpc_pretrainer
 from tests.helpers import assert_matches_golden, set_deterministic_weights
 
 
@@ -79,7 +79,7 @@ def test_loss_and_scores_match_golden_with_explicit_negatives(monkeypatch):
     np.testing.assert_array_equal(np_(out["candidate_mask"])[:, :, 0, 1:][~hits], False)
     scores = np.where(pair_mask[..., None], np_(out["scores"]), 0.0)
     # The gathered-negatives path (used for very large batches) gives the same scores.
-    monkeypatch.setattr(cpc_pretrainer, "_MAX_FULL_SCORES", 0)
+    monkeypatch.setattr(cpc_losses, "_MAX_FULL_SCORES", 0)
     gathered = np.where(pair_mask[..., None], np_(pretrainer(inputs)["scores"]), 0.0)
     np.testing.assert_allclose(gathered, scores, rtol=1e-5, atol=1e-5)
     # Negatives shared over a clip, (B, 1, N), score like the same indices given per anchor.
