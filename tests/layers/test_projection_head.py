@@ -34,3 +34,11 @@ def test_config_and_save_load(tmp_path):
     assert ProjectionHead.from_config(head.get_config()).get_config() == head.get_config()
     with pytest.raises(ValueError, match="num_layers"):
         ProjectionHead(num_layers=0)
+
+
+def test_default_is_the_v1_head_of_the_shipped_presets():
+    head = ProjectionHead()
+    assert (head.num_layers, head.output_dim) == (2, 128)
+    assert ProjectionHead(num_layers=np.int64(3)).num_layers == 3
+    with pytest.raises(ValueError, match="`num_layers` must be an int >= 1.*received 2.5"):
+        ProjectionHead(num_layers=2.5)
