@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_cpc.models.input_checks import InputChecks, check_backbone_modality
+from keras_cpc.models.input_checks import PCM_SCALES, InputChecks, check_backbone_modality
 from keras_cpc.models.task import Task
 
 
@@ -19,7 +19,8 @@ def batch_waveforms(waveforms, sample_rate, target_sample_rate, min_samples=1):
     """Resample mono clips of any length and right-pad them into one backbone input.
 
     Args:
-        waveforms: list of 1-D arrays (or a 2-D array, one clip per row).
+        waveforms: list of 1-D arrays (or a 2-D array, one clip per row): float samples in
+            [-1, 1], or int16 / int32 PCM (divided by 2**15 / 2**31).
         sample_rate: rate of the given clips in Hz.
         target_sample_rate: the backbone's ``sample_rate``.
         min_samples: pad the batch to at least this many samples.
@@ -29,7 +30,10 @@ def batch_waveforms(waveforms, sample_rate, target_sample_rate, min_samples=1):
     """
     clips = []
     for index, clip in enumerate(waveforms):
-        clip = np.asarray(clip, dtype="float32")
+        clip = np.asarray(clip)
+        # int16 / int32 PCM is scaled to [-1, 1) as the backbone does (never cast unscaled).
+        scale = PCM_SCALES.get(clip.dtype.name, 1.0)
+        clip = clip.astype("float32") / np.float32(scale)
         if clip.ndim == 2 and clip.shape[-1] == 1:
             clip = clip[:, 0]
         if clip.ndim != 1:

@@ -105,3 +105,9 @@ def test_task_preset_of_another_task_class_is_refused(preset, tmp_path):
 def test_bad_head_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AudioClassifier(tiny_audio_backbone(), **kwargs)
+
+
+def test_prepare_scales_int16_pcm():
+    clip = np.array([0, 16384, -32768, 32767], "int16")
+    batch = batch_waveforms([clip], AUDIO_RATE, AUDIO_RATE)
+    np.testing.assert_allclose(batch["waveform"][0], clip / 32768.0, rtol=1e-6)
