@@ -1,8 +1,8 @@
 """Where a linear probe's time goes: each fit of the C grid and the final refit.
 
-The probe (`keras_cpc.probe.linear_probe`, as `examples/linear_probe.py` runs it) fits a
-logistic regression per ``C`` on 80% of the training rows, keeps the ``C`` with the best
-validation accuracy and refits on all of them. On wide raw inputs such as CIFAR-10's 3072
+The probe (`keras_cpc.evaluation.linear_probe`, as `keras_cpc.evaluation.probe_preset` runs
+it) fits a logistic regression per ``C`` on 80% of the training rows, keeps the ``C`` with the
+best validation accuracy and refits on all of them. On wide raw inputs such as CIFAR-10's 3072
 pixels the weakly regularised fits dominate; this prints how much. Features are the raw
 pixels of an image class-folder tree (the probe's slowest baseline), or of scikit-learn's
 ``load_digits`` when no folder is given. Example::
@@ -11,17 +11,12 @@ pixels of an image class-folder tree (the probe's slowest baseline), or of sciki
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-
-import common  # noqa: E402  (examples/common.py: image loading and splits)
-
-from keras_cpc.probe import DEFAULT_C_VALUES, linear_probe  # noqa: E402
+from keras_cpc.data import ImageFolder, load_digits_images
+from keras_cpc.evaluation import DEFAULT_C_VALUES, linear_probe
 
 
 def parse_args(argv=None):
@@ -37,12 +32,12 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.data is None:
-        images, labels, _, _ = common.load_digits_images(8)
+        images, labels, _ = load_digits_images(8)
     else:
-        lazy = common.LazyImages(args.data, image_size=(32, 32))
-        rows = np.random.default_rng(args.seed).permutation(len(lazy.labels))
+        source = ImageFolder(args.data, image_size=(32, 32))
+        rows = np.random.default_rng(args.seed).permutation(len(source.labels))
         rows = rows[: args.limit + args.test]
-        images, labels = lazy.take(rows), lazy.labels[rows]
+        images, labels = source.take(rows), source.labels[rows]
     pixels = images.reshape(len(images), -1).astype("float32")
     n = min(args.limit, len(pixels) - args.test) if args.data else int(0.7 * len(pixels))
     started = time.perf_counter()

@@ -5,11 +5,14 @@ Thin: parses arguments and calls the library. Usage::
     keras-cpc presets
     keras-cpc info PRESET
     keras-cpc extract PRESET FILES_OR_DIRS... --output features.npy [--batch-size 32]
-    keras-cpc probe PRESET TRAIN_DIR [--test-dir DIR] [--output results.json]
+    keras-cpc probe PRESET [DATA] [--output-dir DIR] [--limit N]
+    keras-cpc probe PRESET TRAIN_DIR --test-dir DIR [--output results.json]
 
 PRESET is a preset name or a preset directory. Images go in as files (png, jpg, bmp, gif);
-audio as wav/flac/ogg files at any rate (resampled to the preset's rate). ``probe`` expects one
-sub-folder per class.
+audio as wav/flac/ogg files at any rate (resampled to the preset's rate); an unreadable file is
+skipped with a warning naming it. ``probe`` runs `keras_cpc.evaluation.probe_preset` (preset,
+random-init and raw-input columns on a held-out split of DATA), or, given ``--test-dir``, a
+probe of the preset's features trained on one folder of class sub-folders and scored on another.
 """
 
 import argparse
@@ -17,70 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from keras_cpc.data.folders import (
-    AUDIO_SUFFIXES,
-    IMAGE_SUFFIXES,
-    collect_files,
-    list_class_folder,
-)
-
-
-def _is_audio(backbone):
-    return hasattr(backbone, "sample_rate")
-
-
-def _load_images(paths, backbone):
-    import keras
-    import numpy as np
-
-    height, width = backbone.get_config().get("image_shape", (None, None, 3))[:2]
-    target = (height, width) if height and width else None
-    images = [
-        np.asarray(keras.utils.load_img(p, color_mode="rgb", target_size=target), "uint8")
-        for p in paths
-    ]
-    if target is None and len({im.shape for im in images}) > 1:
-        raise ValueError(
-            "This preset takes images of any size, but one batch must share a size; received "
-            f"sizes {sorted({im.shape for im in images})}. Use --batch-size 1 or resize them."
-        )
-    return np.stack(images)
-
-
-def _load_audio(paths, backbone):
-    from keras_cpc.data import load_audio
-    from keras_cpc.models.audio_classifier import batch_waveforms
-
-    # Down-mixed to mono and resampled to the preset's rate file by file, then right-padded.
-    clips = [load_audio(p, sample_rate=backbone.sample_rate)[0] for p in paths]
-    return batch_waveforms(
-        clips,
-        backbone.sample_rate,
-        backbone.sample_rate,
-        min_samples=getattr(backbone, "min_samples", 1),
-    )
-
-
-def extract_features(backbone, files, batch_size=32, progress=True):
-    """Pooled embeddings (n, dim) float32 of image or audio files, in the order given."""
-    import keras
-    import numpy as np
-    from tqdm import tqdm
-
-    if batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1; received {batch_size}.")
-    load = _load_audio if _is_audio(backbone) else _load_images
-    outputs = []
-    starts = range(0, len(files), batch_size)
-    for start in tqdm(starts, desc="extract", unit="batch", disable=not progress, file=sys.stderr):
-        inputs = load(files[start : start + batch_size], backbone)
-        outputs.append(keras.ops.convert_to_numpy(backbone(inputs, training=False)))
-    return np.concatenate(outputs).astype("float32")
-
-
-def _suffixes(backbone):
-    return AUDIO_SUFFIXES if _is_audio(backbone) else IMAGE_SUFFIXES
-
+from keras_cpc.data.folders import collect_files, list_class_folder
 
 # ---- commands ------------------------------------------------------------------------------
 
@@ -115,46 +55,54 @@ def _cmd_info(args):
 def _cmd_extract(args):
     import numpy as np
 
+    from keras_cpc.evaluation import file_features, input_suffixes
     from keras_cpc.models import Backbone
 
     backbone = Backbone.from_preset(args.preset)
-    files = collect_files(args.inputs, _suffixes(backbone))
-    features = extract_features(backbone, files, args.batch_size, progress=not args.quiet)
+    files = collect_files(args.inputs, input_suffixes(backbone))
+    features, kept = file_features(backbone, files, args.batch_size, progress=not args.quiet)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     np.save(output, features)
     listing = output.with_suffix(".files.txt")
-    listing.write_text("".join(f"{f}\n" for f in files))
-    print(f"Wrote features {features.shape} to {output} (file order in {listing}).")
+    listing.write_text("".join(f"{f}\n" for f in kept))
+    skipped = f"; skipped {len(files) - len(kept)} unreadable" if len(kept) < len(files) else ""
+    print(f"Wrote features {features.shape} to {output} (file order in {listing}{skipped}).")
     return 0
 
 
-def _cmd_probe(args):
+def _folder_features(backbone, folder, args):
+    """Features and labels of a class-folder tree (unreadable files skipped, with a warning)."""
     import numpy as np
 
-    from keras_cpc.models import Backbone
-    from keras_cpc.probe import linear_probe
+    from keras_cpc.evaluation import file_features, input_suffixes
 
+    files, labels, classes = list_class_folder(folder, input_suffixes(backbone))
+    features, kept = file_features(backbone, files, args.batch_size, progress=not args.quiet)
+    label_of = dict(zip(files, labels))
+    return features, np.asarray([label_of[f] for f in kept]), classes
+
+
+def _cmd_probe(args):
+    if args.test_dir is None:
+        return _probe_protocols(args)
+    from keras_cpc.evaluation import linear_probe
+    from keras_cpc.models import Backbone
+
+    if args.data is None:
+        raise ValueError("Expected a training folder (DATA) with --test-dir; received none.")
     backbone = Backbone.from_preset(args.preset)
-    files, labels, classes = list_class_folder(args.train_dir, _suffixes(backbone))
-    features = extract_features(backbone, files, args.batch_size, progress=not args.quiet)
-    test_features = test_labels = None
-    if args.test_dir:
-        test_files, test_labels, test_classes = list_class_folder(
-            args.test_dir, _suffixes(backbone)
-        )
-        if test_classes != classes:
-            raise ValueError(
-                f"Test classes must match training classes {classes}; received {test_classes}."
-            )
-        test_features = extract_features(
-            backbone, test_files, args.batch_size, progress=not args.quiet
+    features, labels, classes = _folder_features(backbone, args.data, args)
+    test_features, test_labels, test_classes = _folder_features(backbone, args.test_dir, args)
+    if test_classes != classes:
+        raise ValueError(
+            f"Test classes must match training classes {classes}; received {test_classes}."
         )
     result = linear_probe(
         features,
-        np.asarray(labels),
+        labels,
         test_features,
-        None if test_labels is None else np.asarray(test_labels),
+        test_labels,
         val_fraction=args.val_fraction,
         seed=args.seed,
     )
@@ -163,6 +111,27 @@ def _cmd_probe(args):
     if args.output:
         Path(args.output).write_text(text)
     print(text)
+    return 0
+
+
+def _probe_protocols(args):
+    from keras_cpc.evaluation import format_table, probe_preset
+
+    results = probe_preset(
+        args.preset,
+        args.data,
+        holdout_fraction=args.holdout_fraction,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        output_dir=args.output_dir,
+        progress=not args.quiet,
+    )
+    if args.output:
+        Path(args.output).write_text(json.dumps(results, indent=2))
+    summary = results["summary"]
+    print(f"Linear probe of {summary['preset']} on {summary['data']} ({summary['split']})")
+    print(format_table(summary))
     return 0
 
 
@@ -184,14 +153,24 @@ def build_parser():
     extract.add_argument("--quiet", action="store_true", help="no progress bar")
     extract.set_defaults(run=_cmd_extract)
 
-    probe = commands.add_parser("probe", help="linear probe on frozen features")
+    probe = commands.add_parser(
+        "probe",
+        help="linear probe on frozen features",
+        description="Without --test-dir: the preset, random-init and raw-input columns on a "
+        "held-out split of DATA (keras_cpc.evaluation.probe_preset; DATA: class folders, "
+        "an FSDD folder, tfds:NAME, or none for scikit-learn's digits / ~/data/fsdd). With "
+        "--test-dir: the preset's features only, trained on DATA and scored on the test folder.",
+    )
     probe.add_argument("preset", help="preset name or directory")
-    probe.add_argument("train_dir", help="folder with one sub-folder of files per class")
+    probe.add_argument("data", nargs="?", help="class folders, FSDD folder or tfds:NAME")
     probe.add_argument("--test-dir", help="test folder with the same class sub-folders")
-    probe.add_argument("--val-fraction", type=float, default=0.2)
-    probe.add_argument("--batch-size", type=int, default=32)
+    probe.add_argument("--holdout-fraction", type=float, default=0.1)
+    probe.add_argument("--val-fraction", type=float, default=0.2, help="with --test-dir")
+    probe.add_argument("--limit", type=int, help="use at most this many examples")
+    probe.add_argument("--batch-size", type=int, default=128)
     probe.add_argument("--seed", type=int, default=0)
     probe.add_argument("--output", help="also write the results as JSON here")
+    probe.add_argument("--output-dir", help="write results.json and probe.png here")
     probe.add_argument("--quiet", action="store_true", help="no progress bar")
     probe.set_defaults(run=_cmd_probe)
     return parser
@@ -202,7 +181,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, ImportError) as error:
+    except (ValueError, OSError, ImportError) as error:
         print(f"keras-cpc {args.command}: error: {error}", file=sys.stderr)
         return 2
 

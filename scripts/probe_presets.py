@@ -9,11 +9,9 @@ random-init and raw-pixel baselines, which do not depend on the recipe.
 
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-
-import common  # noqa: E402
+from keras_cpc.data import ImageFolder, stratified_holdout
+from keras_cpc.evaluation import image_features, linear_probe
 
 
 def main(argv=None):
@@ -21,19 +19,18 @@ def main(argv=None):
     if len(argv) < 2:
         raise SystemExit("usage: probe_presets.py DATA_DIR PRESET_DIR [PRESET_DIR ...]")
     from keras_cpc.models import ResNetBackbone
-    from keras_cpc.probe import linear_probe
 
     data, presets = argv[0], argv[1:]
-    source = common.LazyImages(data, image_size=(32, 32))
-    train, held_out = common.stratified_holdout(source.labels, 0.1, 0)
+    source = ImageFolder(data, image_size=(32, 32))
+    train, held_out = stratified_holdout(source.labels, 0.1, 0)
     x_train, x_held_out = source.take(train), source.take(held_out)
     for preset in presets:
         started = time.time()
         backbone = ResNetBackbone.from_preset(preset)
         result = linear_probe(
-            backbone.predict(x_train, batch_size=500, verbose=0),
+            image_features(backbone, x_train, batch_size=500),
             source.labels[train],
-            backbone.predict(x_held_out, batch_size=500, verbose=0),
+            image_features(backbone, x_held_out, batch_size=500),
             source.labels[held_out],
         )
         print(

@@ -5,6 +5,9 @@ a frozen backbone; a multinomial logistic regression is fitted on them for each 
 regularisation strength ``C`` in a grid; the ``C`` with the best accuracy on a held-out
 validation split of the training set wins, and the probe is refitted on the whole training set
 with it before the test set is scored. Needs scikit-learn (``pip install keras-cpc[examples]``).
+
+`keras_cpc.evaluation.protocols` runs this probe over the protocols of a preset (preset,
+random init and raw-input columns); this module is the probe itself.
 """
 
 import dataclasses
@@ -36,6 +39,7 @@ class ProbeResult:
     model: object = dataclasses.field(repr=False, default=None)
 
     def to_dict(self):
+        """The result as a JSON-ready dict (everything but the fitted ``model``)."""
         result = dataclasses.asdict(self)
         result.pop("model")
         return result

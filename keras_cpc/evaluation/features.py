@@ -1,0 +1,195 @@
+"""Frozen features for a linear probe: backbone embeddings of images, clips or files; MFCCs.
+
+Every function returns a float32 array ``(n, dim)``, one row per input in the order given, the
+input of `keras_cpc.evaluation.linear_probe`.
+"""
+
+import sys
+
+import keras
+import numpy as np
+from tqdm import tqdm
+
+from keras_cpc.data import audio_problem, load_audio, read_images, readable_images
+from keras_cpc.data.folders import AUDIO_SUFFIXES, IMAGE_SUFFIXES, warn_skipped
+from keras_cpc.models.audio_classifier import batch_waveforms
+
+
+def is_audio_backbone(backbone):
+    """True for a backbone that takes waveforms (it has a ``sample_rate``), False for images."""
+    return hasattr(backbone, "sample_rate")
+
+
+def input_suffixes(backbone):
+    """The file suffixes ``backbone`` reads: `AUDIO_SUFFIXES` or `IMAGE_SUFFIXES`."""
+    return AUDIO_SUFFIXES if is_audio_backbone(backbone) else IMAGE_SUFFIXES
+
+
+def image_features(backbone, images, batch_size=128, verbose=0):
+    """Pooled embeddings of uint8 images (pixel scaling is part of the preset).
+
+    Args:
+        backbone: an image backbone (e.g. `ResNetBackbone`).
+        images: uint8 array ``(n, height, width, 3)``.
+        batch_size: images per forward pass.
+        verbose: ``Model.predict``'s progress setting (0 silent, 1 a bar).
+
+    Returns:
+        float32 array ``(n, backbone.output_dim)``.
+
+    Example:
+        >>> features = image_features(backbone, images, batch_size=256)
+    """
+    features = backbone.predict(images, batch_size=batch_size, verbose=verbose)
+    return np.asarray(features, dtype="float32")
+
+
+def audio_features(backbone, clips, batch_size=128, progress=False):
+    """Pooled embeddings of variable-length clips at the backbone's rate.
+
+    Clips are batched by length (shortest first) so that a batch holds little padding; the
+    padding mask keeps the padded samples out of the pooled vector.
+
+    Args:
+        backbone: an audio backbone (e.g. `CPCBackbone`), which has a ``sample_rate``.
+        clips: list of 1-D float waveforms already at ``backbone.sample_rate``.
+        batch_size: clips per forward pass.
+        progress: show a tqdm bar over batches on stderr.
+
+    Returns:
+        float32 array ``(len(clips), backbone.output_dim)``, in the order of ``clips``.
+
+    Example:
+        >>> features = audio_features(backbone, clips, batch_size=64)
+    """
+    if not clips:
+        raise ValueError("Expected at least one clip; received none.")
+    order = np.argsort([len(c) for c in clips])
+    features = [None] * len(clips)
+    starts = range(0, len(order), batch_size)
+    for start in tqdm(starts, desc="features", disable=not progress, file=sys.stderr):
+        rows = order[start : start + batch_size]
+        inputs = batch_waveforms(
+            [clips[i] for i in rows],
+            backbone.sample_rate,
+            backbone.sample_rate,
+            min_samples=getattr(backbone, "min_samples", 1),
+        )
+        output = keras.ops.convert_to_numpy(backbone(inputs, training=False))
+        for row, value in zip(rows, output):
+            features[row] = value
+    return np.stack(features).astype("float32")
+
+
+def mfcc_features(clips, sample_rate):
+    """MFCC-13 mean and standard deviation per clip: the raw-audio baseline (26 numbers).
+
+    25 ms Hamming window, 10 ms hop, 40 mel bands (librosa), the usual speech front end.
+
+    Args:
+        clips: list of 1-D float waveforms.
+        sample_rate: their rate in Hz.
+
+    Returns:
+        float32 array ``(len(clips), 26)``.
+
+    Example:
+        >>> baseline = mfcc_features(clips, 8000)
+    """
+    import librosa  # an optional dependency (keras-cpc[audio]): imported where needed
+
+    window = int(round(0.025 * sample_rate))
+    hop = int(round(0.010 * sample_rate))
+    n_fft = 1 << (window - 1).bit_length()
+    rows = []
+    for clip in clips:
+        mfcc = librosa.feature.mfcc(
+            y=np.asarray(clip, "float32"),
+            sr=sample_rate,
+            n_mfcc=13,
+            n_fft=n_fft,
+            win_length=window,
+            hop_length=hop,
+            window="hamming",
+            n_mels=40,
+            center=True,
+        )
+        rows.append(np.concatenate([mfcc.mean(axis=1), mfcc.std(axis=1)]))
+    return np.asarray(rows, dtype="float32")
+
+
+def usable_files(backbone, files):
+    """The files among ``files`` that ``backbone`` can read; one warning names the others.
+
+    The checks are the data pipeline's (`keras_cpc.data.image_problem`,
+    `keras_cpc.data.audio_problem`: empty, truncated or undecodable files), made before any
+    batch is built, so a bad file never stops an extraction halfway.
+
+    Example:
+        >>> kept = usable_files(backbone, ["a.jpg", "empty.jpg"])  # warns about empty.jpg
+    """
+    if not is_audio_backbone(backbone):
+        keep, _ = readable_images(files)
+        return [files[i] for i in keep]
+    kept, skipped = [], []
+    for path in files:
+        problem = audio_problem(path, sample_rate=backbone.sample_rate)
+        if problem is None:
+            kept.append(path)
+        else:
+            skipped.append((str(path), problem))
+    warn_skipped("audio", skipped)
+    return kept
+
+
+def _read_inputs(files, backbone):
+    """The backbone input for ``files``: an image array or a padded waveform batch."""
+    if is_audio_backbone(backbone):
+        # Down-mixed to mono and resampled to the preset's rate file by file.
+        clips = [load_audio(path, sample_rate=backbone.sample_rate)[0] for path in files]
+        return batch_waveforms(
+            clips,
+            backbone.sample_rate,
+            backbone.sample_rate,
+            min_samples=getattr(backbone, "min_samples", 1),
+        )
+    height, width = backbone.get_config().get("image_shape", (None, None, 3))[:2]
+    return read_images(files, image_size=(height, width) if height and width else None)
+
+
+def file_features(backbone, files, batch_size=32, progress=True):
+    """Pooled embeddings of image or audio files; unusable files are skipped with a warning.
+
+    Images are decoded with `keras_cpc.data.read_images` (resized, bilinear, to the preset's
+    image size when it has one), audio with `keras_cpc.data.load_audio` (mono, resampled to
+    the preset's rate): the loaders of the rest of the package. Files are checked first
+    (`usable_files`).
+
+    Args:
+        backbone: an image or audio backbone.
+        files: paths of files the backbone takes (see `input_suffixes`).
+        batch_size: files per forward pass.
+        progress: show a tqdm bar over batches on stderr.
+
+    Returns:
+        ``(features, kept)``: float32 array ``(len(kept), dim)`` and the files it describes,
+        in the order given (``files`` without the unusable ones).
+
+    Example:
+        >>> features, kept = file_features(backbone, ["a.jpg", "b.jpg"])
+    """
+    if int(batch_size) < 1:
+        raise ValueError(f"Expected a batch size >= 1; received {batch_size}.")
+    batch_size = int(batch_size)
+    kept = usable_files(backbone, list(files))
+    if not kept:
+        raise ValueError(
+            f"Expected at least one readable file; none of the {len(files)} given can be "
+            "used (see the warning above for each file and why)."
+        )
+    outputs = []
+    starts = range(0, len(kept), batch_size)
+    for start in tqdm(starts, desc="extract", unit="batch", disable=not progress, file=sys.stderr):
+        inputs = _read_inputs(kept[start : start + batch_size], backbone)
+        outputs.append(keras.ops.convert_to_numpy(backbone(inputs, training=False)))
+    return np.concatenate(outputs).astype("float32"), kept
