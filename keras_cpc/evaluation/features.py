@@ -54,7 +54,7 @@ def audio_features(backbone, clips, batch_size=128, progress=False):
         backbone: an audio backbone (e.g. `CPCBackbone`), which has a ``sample_rate``.
         clips: list of 1-D float waveforms already at ``backbone.sample_rate``.
         batch_size: clips per forward pass.
-        progress: show a tqdm bar over batches on stderr.
+        progress: show a tqdm bar over batches on stderr (None: only on a terminal).
 
     Returns:
         float32 array ``(len(clips), backbone.output_dim)``, in the order of ``clips``.
@@ -67,7 +67,9 @@ def audio_features(backbone, clips, batch_size=128, progress=False):
     order = np.argsort([len(c) for c in clips])
     features = [None] * len(clips)
     starts = range(0, len(order), batch_size)
-    for start in tqdm(starts, desc="features", disable=not progress, file=sys.stderr):
+    # tqdm's disable=None shows the bar on a terminal only.
+    disable = None if progress is None else not progress
+    for start in tqdm(starts, desc="features", disable=disable, file=sys.stderr):
         rows = order[start : start + batch_size]
         inputs = batch_waveforms(
             [clips[i] for i in rows],

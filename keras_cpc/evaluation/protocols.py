@@ -194,8 +194,7 @@ def _audio_job(backbone, random_backbone, data, options):
     clips, info = load_audio_clips(
         source, sample_rate=backbone.sample_rate, limit=options["limit"], seed=options["seed"]
     )
-    show = options["progress"] is not False
-    batch_size = options["batch_size"]
+    show, batch_size = options["progress"], options["batch_size"]
     feature_sets = {
         "preset": audio_features(backbone, clips, batch_size, progress=show),
         "random init": audio_features(random_backbone, clips, batch_size, progress=show),
