@@ -25,6 +25,19 @@ def read_csv(path):
         return list(csv.DictReader(handle))
 
 
+def _rows_below(rows, column, limit):
+    """Rows whose integer ``column`` is < ``limit``; rows cut short by a kill are dropped."""
+    kept = []
+    for row in rows:
+        try:
+            value = int(row[column])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if value < limit and None not in row.values():
+            kept.append(row)
+    return kept
+
+
 def _write_rows(path, rows):
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:
@@ -78,7 +91,7 @@ class StepLog(keras.callbacks.Callback):
         if self.rows is None:
             # First epoch of this run: other callbacks (a checkpoint restore) are done by now.
             self.step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-            self.rows = [row for row in read_csv(self.path) if int(row["step"]) <= self.step]
+            self.rows = _rows_below(read_csv(self.path), "step", self.step + 1)
             _write_rows(self.path, self.rows)
         self.epoch = epoch
         self.epoch_start_step = self.step
@@ -117,7 +130,7 @@ class EpochTimes(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.rows is None:
-            self.rows = [row for row in read_csv(self.path) if int(row["epoch"]) < epoch]
+            self.rows = _rows_below(read_csv(self.path), "epoch", epoch)
             _write_rows(self.path, self.rows)
         self.start = time.perf_counter()
 
