@@ -61,6 +61,11 @@ def build_parser():
         "--train-limit", type=int, help="fit the probes on at most this many training examples"
     )
     parser.add_argument("--c-values", default="0.001,0.01,0.1,1,10,100")
+    parser.add_argument(
+        "--patience",
+        default="2",
+        help="stop the C grid after this many drops in validation accuracy ('none': full grid)",
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--projection", default="pca", choices=("pca", "tsne"))
@@ -93,6 +98,7 @@ def main(argv=None):
         projection=args.projection,
         command=exact_command(__file__, argv),
         progress=not args.quiet,
+        patience=None if args.patience.lower() == "none" else int(args.patience),
     )
     summary = results["summary"]
     print(f"\nLinear probe of {summary['preset']} on {summary['data']} ({summary['split']})")

@@ -125,7 +125,13 @@ def audio_protocols(info, heldout_indices="5-9", leave_one_speaker_out=True):
 
 
 def run_protocols(
-    feature_sets, protocols, c_values=DEFAULT_C_VALUES, seed=0, train_limit=None, progress=None
+    feature_sets,
+    protocols,
+    c_values=DEFAULT_C_VALUES,
+    seed=0,
+    train_limit=None,
+    progress=None,
+    patience=2,
 ):
     """Probe every feature set on every fold of every protocol.
 
@@ -137,6 +143,7 @@ def run_protocols(
         train_limit: fit each probe on at most this many training rows (None: all).
         progress: a tqdm bar on stderr ticking once per probe (one task x column x fold),
             its postfix following each ``C`` fit; None shows it on a terminal only.
+        patience: `linear_probe`'s early stop over the ``C`` grid (None: fit the whole grid).
 
     Returns:
         ``(accuracy, details)``: ``accuracy[task][column]`` (mean over folds) and
@@ -173,6 +180,7 @@ def run_protocols(
                     labels[test],
                     c_values=c_values,
                     seed=seed,
+                    patience=patience,
                     callback=show,
                 )
                 scores.append(result.test_accuracy)
@@ -281,6 +289,7 @@ def probe_preset(
     projection="pca",
     command=None,
     progress=None,
+    patience=2,
 ):
     """Linear probe of a preset next to its random-init and raw-input baselines.
 
@@ -305,6 +314,9 @@ def probe_preset(
         command: the command line to record in the summary (None: not recorded).
         progress: tqdm bars on stderr (features, then one tick per probe); None: only on
             a terminal; False: silent.
+        patience: stop climbing the ``C`` grid after this many successive drops in
+            validation accuracy (None: the whole grid, the protocol of presets probed before
+            early stopping existed).
 
     Returns:
         ``{"summary", "details", "wall_time_s"}``: the summary holds ``columns``,
@@ -337,7 +349,7 @@ def probe_preset(
     job = _audio_job if is_audio_backbone(backbone) else _image_job
     source, feature_sets, protocols, split, plot = job(backbone, random_backbone, data, options)
     accuracy, details = run_protocols(
-        feature_sets, protocols, c_values, seed, train_limit, progress
+        feature_sets, protocols, c_values, seed, train_limit, progress, patience
     )
     summary = {
         "preset": describe_source(preset),
@@ -348,6 +360,7 @@ def probe_preset(
         "feature_dims": {k: int(v.shape[1]) for k, v in feature_sets.items()},
         "backend": keras.backend.backend(),
         "seed": seed,
+        "patience": patience,
     }
     if command is not None:
         summary["command"] = command
