@@ -128,3 +128,32 @@ def run_backbone_test(
         output = _to_numpy(backbone(other))
         assert output.shape[-1] == predicted.shape[-1] and np.isfinite(output).all()
     return backbone
+
+
+def run_preset_test(cls, preset, input_data, expected_output_shape, expected_partial_output):
+    """The check every shipped preset must pass (keras-hub's ``run_preset_test``).
+
+    Loads ``cls.from_preset(preset)`` and compares the output on a fixed input with a slice
+    recorded when the preset was made: ``output[:, :k]`` must equal
+    ``expected_partial_output`` (shape ``(batch, k)``) to 1e-4. A preset with other weights
+    (random init, a retrained or damaged file) fails, which a shape check would not see.
+
+    Args:
+        cls: the backbone class to load with (e.g. ``ResNetBackbone``).
+        preset: preset name or directory.
+        input_data: the fixed batch.
+        expected_output_shape: shape of ``predict(input_data)``.
+        expected_partial_output: the leading features of each row.
+
+    Returns:
+        The loaded backbone.
+    """
+    backbone = cls.from_preset(preset)
+    output = np.asarray(backbone.predict(input_data, verbose=0))
+    assert output.shape == tuple(expected_output_shape), output.shape
+    expected = np.asarray(expected_partial_output, dtype="float32")
+    np.testing.assert_allclose(
+        output[:, : expected.shape[1]], expected, rtol=1e-4, atol=1e-4,
+        err_msg=f"{preset} on {backend()}: leading features differ from the recorded ones",
+    )  # fmt: skip
+    return backbone

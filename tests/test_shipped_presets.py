@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import keras_cpc
-from keras_cpc.models import Backbone
+from keras_cpc.models import CPCBackbone, ResNetBackbone
 from keras_cpc.presets import registered_presets, sha256_of
+from tests.helpers import run_preset_test
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
 SHIPPED = sorted(registered_presets())
@@ -47,17 +48,63 @@ def test_model_card_documents_how_the_preset_was_made(name):
     assert metadata["probe_results"], "the card's probe numbers must be recorded in metadata"
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_preset_loads_by_name_and_gives_finite_features(name):
-    entry = keras_cpc.list_presets()[name]
-    backbone = Backbone.from_preset(name)
-    assert backbone.count_params() == entry["params"]
+def fixed_input(name):
+    """A fixed batch for a preset: two 0.5 s tones (audio) or two seeded uint8 images."""
     spec = json.loads((PRESETS_DIR / name / "metadata.json").read_text())["input_spec"]
     rng = np.random.default_rng(0)
     if spec["modality"] == "audio":
-        batch = rng.normal(scale=0.1, size=(2, spec["sample_rate"] // 2)).astype("float32")
-    else:
-        batch = rng.uniform(0, 255, size=(2, *spec["image_shape"])).astype("float32")
-    features = np.asarray(backbone.predict(batch, verbose=0))
-    assert features.shape[0] == 2 and features.ndim == 2
-    assert np.all(np.isfinite(features))
+        t = np.arange(4000) / 8000.0
+        tones = np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 440 * t) * np.exp(-t)])
+        return (0.5 * (tones + 0.01 * rng.normal(size=(2, 4000)))).astype("float32")
+    return rng.integers(0, 256, size=(2, *spec["image_shape"])).astype("uint8")
+
+
+# The first five features of each row of fixed_input(name), recorded with the shipped weights
+# (equal on TensorFlow, JAX and PyTorch to 1e-5).
+EXPECTED = {
+    "cpc_gru_fsdd_8khz": (
+        CPCBackbone,
+        (2, 256),
+        [
+            [0.19771, -0.75508, 0.40058, -0.24651, -0.82324],
+            [-0.03008, -0.37399, -0.19459, -0.58529, 0.32285],
+        ],
+    ),
+    "simclr_resnet18_cifar10_cpu": (
+        ResNetBackbone,
+        (2, 128),
+        [
+            [0.64355, 0.07563, 0.0, 0.00079, 0.01128],
+            [0.58907, 0.01256, 0.0, 0.01569, 0.01776],
+        ],
+    ),
+    "simclr_resnet18_cifar10_gpu": (
+        ResNetBackbone,
+        (2, 512),
+        [
+            [0.33374, 0.01745, 0.06017, 0.0168, 1.13069],
+            [0.36283, 0.00056, 0.09273, 0.00146, 1.2182],
+        ],
+    ),
+}
+
+
+def test_every_shipped_preset_has_recorded_outputs():
+    assert sorted(EXPECTED) == SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_preset_gives_its_recorded_outputs(name):
+    cls, shape, partial = EXPECTED[name]
+    backbone = run_preset_test(cls, name, fixed_input(name), shape, partial)
+    assert backbone.count_params() == keras_cpc.list_presets()[name]["params"]
+
+
+def test_recorded_outputs_catch_random_weights():
+    # The check must fail for the same architecture without the trained weights.
+    name = "simclr_resnet18_cifar10_cpu"
+    cls, shape, partial = EXPECTED[name]
+    random_init = cls.from_preset(name, load_weights=False)
+    output = np.asarray(random_init.predict(fixed_input(name), verbose=0))
+    assert output.shape == shape
+    assert not np.allclose(output[:, :5], partial, rtol=1e-4, atol=1e-4)
