@@ -9,6 +9,7 @@ excluded), read from the per-step log. Usage:
 """
 
 import argparse
+import csv
 import os
 import subprocess
 import sys
@@ -54,16 +55,17 @@ def main():
                 "0",
                 *args.extra,
             ]
-            env = {**os.environ, "KERAS_BACKEND": backend}
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)
+            env = {**os.environ, "KERAS_BACKEND": backend}  # keras_cpc is installed: no paths
             start = time.perf_counter()
             done = subprocess.run(command, env=env, capture_output=True, text=True)
             total = time.perf_counter() - start
             if done.returncode:
                 print(f"{backend}: failed\n{done.stderr[-2000:]}")
                 continue
-            epochs = Path(scratch) / "epochs_time.txt"
-            times = [float(t) for t in epochs.read_text().split()] if epochs.exists() else []
+            # fit_resumable's per-epoch log: one row per epoch with its wall seconds.
+            epochs = Path(scratch) / "epochs.csv"
+            rows = list(csv.DictReader(epochs.open())) if epochs.exists() else []
+            times = [float(row["seconds"]) for row in rows]
             second = times[1] / args.steps if len(times) > 1 else float("nan")
             results[backend] = second
             print(

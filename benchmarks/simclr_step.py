@@ -19,6 +19,29 @@ import subprocess
 import sys
 import time
 
+import keras
+import numpy as np
+from keras import ops
+
+from keras_cpc.layers import ProjectionHead, SimCLRAugmentation
+from keras_cpc.models import ResNetBackbone, SimCLRPretrainer
+from keras_cpc.optimizers import LARS
+
+
+class Floor(keras.Model):
+    """Backbone + head with a trivial loss: the cost of the network alone."""
+
+    def __init__(self, backbone, head):
+        super().__init__()
+        self.backbone, self.head = backbone, head
+        self.head.build((None, backbone.output_dim))
+
+    def call(self, x, training=None):
+        return self.head(self.backbone(x, training=training), training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return ops.mean(ops.square(ops.cast(y_pred, "float32")))
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -63,14 +86,6 @@ def main(argv=None):
     if args.backends:
         return run_all(args, argv)
 
-    import keras
-    import numpy as np
-    from keras import ops
-
-    from keras_cpc.layers import ProjectionHead, SimCLRAugmentation
-    from keras_cpc.models import ResNetBackbone, SimCLRPretrainer
-    from keras_cpc.optimizers import LARS
-
     jit_compile = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
     size = args.image_size
     rng = np.random.default_rng(0)
@@ -84,20 +99,6 @@ def main(argv=None):
             image_shape=(size, size, 3),
         )
         return backbone, ProjectionHead(num_layers=3, output_dim=128)
-
-    class Floor(keras.Model):
-        """Backbone + head with a trivial loss: the cost of the network alone."""
-
-        def __init__(self, backbone, head):
-            super().__init__()
-            self.backbone, self.head = backbone, head
-            self.head.build((None, backbone.output_dim))
-
-        def call(self, x, training=None):
-            return self.head(self.backbone(x, training=training), training=training)
-
-        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-            return ops.mean(ops.square(ops.cast(y_pred, "float32")))
 
     def compile_and_warm_up(model, batch):
         model.compile(optimizer=LARS(0.1, weight_decay=1e-6), jit_compile=jit_compile)

@@ -110,24 +110,17 @@ def main():
     schedule = true_mi_schedule(iterations)
     recorder = RecordBatchBound()
     print(f"backend {keras.backend.backend()}, {iterations} iterations, batch {args.batch_size}")
-    model.fit(
-        ScheduledGaussianPairs(schedule, args.batch_size, args.seed),
-        epochs=1,
-        shuffle=False,  # keep the schedule's order (fit shuffles a PyDataset's indices)
-        callbacks=[recorder],
-    )
+    pairs = ScheduledGaussianPairs(schedule, args.batch_size, args.seed)
+    # shuffle=False keeps the schedule's order (fit shuffles a PyDataset's indices).
+    model.fit(pairs, epochs=1, shuffle=False, callbacks=[recorder])
     estimates = np.asarray(recorder.values)
     optimal = {mi: optimal_critic_bound(mi, args.batch_size, 200, args.seed) for mi in MI_LEVELS}
     ceiling = math.log(args.batch_size)
 
-    print(
-        f"\n{'true MI':>8} {'InfoNCE (2nd half of block)':>28} {'optimal critic':>15} {'ln N':>6}"
-    )
+    print(f"\n{'true MI':>8} {'InfoNCE (2nd half of block)':>28} {'optimal critic':>15} ln N")
     for mi in MI_LEVELS:
-        block = estimates[schedule == mi]
-        print(
-            f"{mi:8.1f} {block[len(block) // 2 :].mean():28.3f} {optimal[mi]:15.3f} {ceiling:6.3f}"
-        )
+        late = estimates[schedule == mi][(schedule == mi).sum() // 2 :].mean()
+        print(f"{mi:8.1f} {late:28.3f} {optimal[mi]:15.3f} {ceiling:6.3f}")
 
     import matplotlib
 
@@ -138,13 +131,8 @@ def main():
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(steps, estimates, color="tab:blue", alpha=0.25, linewidth=0.5)
     ax.plot(steps, ema(estimates, 200), color="tab:blue", label=f"InfoNCE ({args.critic} critic)")
-    ax.plot(
-        steps,
-        [optimal[mi] for mi in schedule],
-        color="tab:green",
-        linestyle=":",
-        label="InfoNCE, optimal critic ln p(y|x)",
-    )
+    best = [optimal[mi] for mi in schedule]
+    ax.plot(steps, best, "g:", label="InfoNCE, optimal critic ln p(y|x)")
     ax.plot(steps, schedule, color="black", label="true MI")
     ax.axhline(ceiling, color="gray", linestyle="--", label=f"ln {args.batch_size}")
     ax.set_xlabel("iteration")

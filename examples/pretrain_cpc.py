@@ -1,32 +1,29 @@
 """Pretrain a CPC audio encoder on an FSDD-layout folder or a local TFDS audio dataset.
 
-Defaults are the FSDD preset: 8 kHz audio; strided encoder with kernels 10,8,4,4 and strides
-5,4,2,2 (one frame per 80 samples = 10 ms, as the paper's 160 samples at 16 kHz) and 256
-channels with channel norm (CPC_audio); a 256-unit GRU context; K = 12 prediction steps
-(120 ms, as in the paper); 128 negatives from the whole batch. FSDD clips are short (median
-0.42 s = 42 frames), so windows are 0.5 s (4000 samples, 50 frames): a random crop of longer
-clips, shorter clips are right-padded with a padding mask (padded frames are never anchors,
-positives or negatives; a clip of p5 length, 0.25 s, still has 12+ valid context positions).
-Clips with index 5-9 are held out by default (the probe's validation split, mirroring the
-official 0-4 test split that is not in the training archive).
+Defaults are the FSDD preset's: 8 kHz audio, one frame per 10 ms (80 samples, as the paper's
+160 at 16 kHz), K = 12. FSDD clips are short (median 0.42 s): windows are 0.5 s random crops,
+shorter clips padded and masked (padded frames are never anchors, positives or negatives).
+Clips with index 5-9 are held out (the probe's test split). With ``--checkpoint-dir`` a killed
+run, rerun with the same command, ends as an uninterrupted one would. Smoke run:
 
-Interrupt it at any time: with ``--checkpoint-dir`` the run resumes from the last finished
-epoch (`keras.callbacks.BackupAndRestore`) and ends with the same number of steps.
-
-Examples:
     python examples/pretrain_cpc.py --data ~/data/fsdd/recordings --limit 128 --epochs 1 \\
         --steps-per-epoch 2 --checkpoint-dir /tmp/cpc_smoke
-    python examples/pretrain_cpc.py --epochs 60 --checkpoint-dir runs/cpc_fsdd \\
-        --save-preset presets/cpc_gru_fsdd_8khz --probe
 """
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import keras
+import numpy as np
 
-import common  # noqa: E402
+from keras_cpc import data, evaluation, optimizers, presets, training
+from keras_cpc.models import CPCBackbone, CPCPretrainer
+
+PATH_FLAGS = ("data", "checkpoint_dir", "save_preset")
+# Flags passed on unchanged as CPCBackbone's and CPCPretrainer's arguments of the same name.
+BACKBONE_FLAGS = ("kernel_sizes", "strides", "encoder_dim", "normalization", "context_network",
+                  "context_dim", "sample_rate")  # fmt: skip
+PRETRAINER_FLAGS = ("prediction_steps", "num_negatives", "negative_sampling", "seed")
+paths = training.relative_to_data_root
 
 
 def int_list(text):
@@ -35,243 +32,142 @@ def int_list(text):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,  # --help shows the defaults
     )
-    data = parser.add_argument_group("data")
-    data.add_argument(
-        "--data",
-        default="~/data/fsdd/recordings",
-        help="folder of {digit}_{speaker}_{index}.wav files, or tfds:NAME",
-    )
-    data.add_argument("--sample-rate", type=int, default=8000)
-    data.add_argument("--window", type=int, default=4000, help="training window in samples")
-    data.add_argument(
-        "--heldout-indices",
-        default="5-9",
-        help="clip indices never trained on ('' to train on all)",
-    )
-    data.add_argument("--limit", type=int, help="train on at most this many clips (smoke runs)")
-    model = parser.add_argument_group("model")
-    model.add_argument("--kernel-sizes", type=int_list, default=(10, 8, 4, 4))
-    model.add_argument("--strides", type=int_list, default=(5, 4, 2, 2))
-    model.add_argument("--encoder-dim", type=int, default=256)
-    model.add_argument("--normalization", default="channel", choices=("none", "layer", "channel"))
-    model.add_argument("--context-network", default="gru", choices=("gru", "lstm", "transformer"))
-    model.add_argument("--context-dim", type=int, default=256)
-    model.add_argument("--prediction-steps", type=int, default=12)
-    model.add_argument("--num-negatives", type=int, default=128)
-    model.add_argument("--negative-sampling", default="batch", choices=("batch", "same_sequence"))
-    train = parser.add_argument_group("training")
-    train.add_argument("--epochs", type=int, default=60)
-    train.add_argument(
-        "--steps-per-epoch",
-        type=int,
-        help="steps per epoch (default: one pass over the training clips)",
-    )
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--learning-rate", type=float, default=2e-4)
-    train.add_argument("--warmup-epochs", type=float, default=1.0)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--jit-compile", default="auto", choices=("auto", "true", "false"))
-    train.add_argument(
-        "--run-eagerly", action="store_true", help="no compiled step (debugging, tiny test runs)"
-    )
-    out = parser.add_argument_group("output")
-    out.add_argument("--checkpoint-dir", help="folder for the resumable checkpoint and the logs")
-    out.add_argument("--save-preset", help="write the trained backbone as a preset here")
-    out.add_argument("--preset-name", help="name in the model card (default: folder name)")
-    out.add_argument("--overwrite", action="store_true", help="replace an existing preset")
-    out.add_argument(
-        "--probe",
-        action="store_true",
-        help="after training, run linear_probe.py (digit, speaker, speaker-disjoint "
-        "digit) and record it in the preset's metadata and card",
-    )
-    out.add_argument("--verbose", type=int, default=1, help="Keras fit verbosity (1 = bar)")
+    add = parser.add_argument
+    add("--data", default="~/data/fsdd/recordings", help="{digit}_{speaker}_{index}.wav files")
+    add("--sample-rate", type=int, default=8000)
+    add("--window", type=int, default=4000, help="training window in samples")
+    add("--heldout-indices", default="5-9", help="clip indices never trained ('' for none)")
+    add("--limit", type=int, help="train on at most this many clips (smoke runs)")
+    add("--kernel-sizes", type=int_list, default=(10, 8, 4, 4))
+    add("--strides", type=int_list, default=(5, 4, 2, 2))
+    add("--encoder-dim", type=int, default=256)
+    add("--normalization", default="channel", choices=("none", "layer", "channel"))
+    add("--context-network", default="gru", choices=("gru", "lstm", "transformer"))
+    add("--context-dim", type=int, default=256)
+    add("--prediction-steps", type=int, default=12)
+    add("--num-negatives", type=int, default=128)
+    add("--negative-sampling", default="batch", choices=("batch", "same_sequence"))
+    add("--epochs", type=int, default=60)
+    add("--steps-per-epoch", type=int, help="default: one pass over the training clips")
+    add("--batch-size", type=int, default=32)
+    add("--optimizer", default="adam", choices=optimizers.OPTIMIZERS, help="adam: no decay")
+    add("--learning-rate", type=float, default=2e-4, help="peak of warmup + cosine")
+    add("--weight-decay", type=float, help="default 0 for adam, else 1e-6")
+    add("--warmup-epochs", type=float, default=1.0)
+    add("--seed", type=int, default=0)
+    add("--jit-compile", default="auto", choices=("auto", "true", "false"))
+    add("--run-eagerly", action="store_true", help="no compiled step (debugging, tiny runs)")
+    add("--checkpoint-dir", help="resumable checkpoints and loss logs")
+    add("--save-preset", help="write the trained backbone as a preset here")
+    add("--preset-name", help="name in the model card (default: folder name)")
+    add("--overwrite", action="store_true", help="replace an existing preset")
+    add("--probe", action="store_true", help="digit, speaker, speaker-disjoint probes, in card")
+    add("--verbose", type=int, default=1, help="Keras fit verbosity (1 = bar)")
     return parser
-
-
-def RandomWindows(clips, window, batch_size, steps_per_epoch=None, seed=0):  # noqa: N802
-    """Keras PyDataset of ``{"waveform", "padding_mask"}`` batches of random windows.
-
-    Each step takes ``batch_size`` clips (a fresh permutation per epoch) and a random
-    ``window``-sample crop of each; shorter clips are right-padded and masked.
-    """
-    import keras
-    import numpy as np
-
-    class _RandomWindows(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.rng = np.random.default_rng(seed)
-            self.steps = common.full_batch_steps(
-                len(clips), batch_size, steps_per_epoch, "training clips"
-            )
-            self._order()
-
-        def _order(self):
-            self.order = common.epoch_order(self.rng, len(clips), self.steps, batch_size)
-
-        def __len__(self):
-            return self.steps
-
-        def __getitem__(self, index):
-            from keras_cpc.data.windows import random_window
-
-            rows = self.order[index * batch_size : (index + 1) * batch_size]
-            # One generator per (epoch order, step): the same batch if a step is redone.
-            rng = np.random.default_rng([seed, int(self.order[0]), index])
-            pairs = [random_window(clips[row], window, rng) for row in rows]
-            return (
-                {
-                    "waveform": np.stack([w for w, _ in pairs]),
-                    "padding_mask": np.stack([m for _, m in pairs]),
-                },
-            )
-
-        def on_epoch_end(self):
-            self._order()
-
-    return _RandomWindows()
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import keras
-    import numpy as np
-
-    from keras_cpc.models import CPCBackbone
-    from keras_cpc.models.cpc.cpc_pretrainer import CPCPretrainer
-    from keras_cpc.optimizers.warmup_cosine import WarmupCosineDecay
-
+    if args.probe and not args.save_preset:
+        raise SystemExit("--probe needs --save-preset (the probe reads the saved preset).")
+    if args.weight_decay is None:
+        args.weight_decay = optimizers.default_weight_decay(args.optimizer)
     keras.utils.set_random_seed(args.seed)
-    print(f"Loading {args.data} ...", flush=True)
-    clips, info = common.load_audio(args.data, args.sample_rate)
-    held = np.zeros(len(clips), bool)
-    if args.heldout_indices:
-        from linear_probe import parse_range  # the probe reads "5-9" the same way
+    clips, info = data.load_audio_clips(args.data, args.sample_rate)
+    held_indices = data.parse_range(args.heldout_indices) if args.heldout_indices else []
+    held = np.isin(info["index"], held_indices)
+    train = data.subset(np.flatnonzero(~held), args.limit, args.seed)
+    train_clips = [clips[i] for i in train]
+    median = float(np.median([len(c) for c in train_clips]) / args.sample_rate)
+    print(f"{len(train_clips)} training clips, {held.sum()} held out, median {median:.2f} s")
 
-        held = np.isin(info["index"], list(parse_range(args.heldout_indices)))
-    train_rows = common.subset(np.flatnonzero(~held), args.limit, args.seed)
-    train_clips = [clips[i] for i in train_rows]
-    lengths = np.array([len(c) for c in train_clips])
-    print(
-        f"{len(train_clips)} training clips ({int(held.sum())} held out: index "
-        f"{args.heldout_indices or 'none'}), median {np.median(lengths) / args.sample_rate:.2f} s,"
-        f" backend {keras.backend.backend()}",
-        flush=True,
-    )
-
-    backbone = CPCBackbone(
-        kernel_sizes=args.kernel_sizes,
-        strides=args.strides,
-        encoder_dim=args.encoder_dim,
-        normalization=args.normalization,
-        context_network=args.context_network,
-        context_dim=args.context_dim,
-        sample_rate=args.sample_rate,
-    )
+    backbone = CPCBackbone(**{k: getattr(args, k) for k in BACKBONE_FLAGS})
     frames = backbone.num_frames(args.window)
-    print(
-        f"{1000 / backbone.frames_per_second:.1f} ms frames, {frames} frames per window, "
-        f"K = {args.prediction_steps}",
-        flush=True,
-    )
     if frames <= args.prediction_steps:
-        raise ValueError(
-            f"A {args.window}-sample window gives {frames} frames; need more than K = "
-            f"{args.prediction_steps}. Use a longer --window or fewer --prediction-steps."
-        )
-    pretrainer = CPCPretrainer(
-        backbone,
-        prediction_steps=args.prediction_steps,
-        num_negatives=args.num_negatives,
-        negative_sampling=args.negative_sampling,
-        seed=args.seed,
-    )
-    dataset = RandomWindows(
+        raise SystemExit(f"Expected more than K = {args.prediction_steps} frames per window; "
+                         f"received {frames} for --window {args.window}.")  # fmt: skip
+    pretrainer = CPCPretrainer(backbone, **{k: getattr(args, k) for k in PRETRAINER_FLAGS})
+    windows = data.RandomWindows(
         train_clips, args.window, args.batch_size, args.steps_per_epoch, args.seed
     )
-    steps_per_epoch = len(dataset)
-    total_steps = steps_per_epoch * args.epochs
-    warmup_steps = min(int(args.warmup_epochs * steps_per_epoch), total_steps)
-    schedule = WarmupCosineDecay(args.learning_rate, warmup_steps, total_steps)
+    steps = len(windows) * args.epochs
+    warmup = min(int(args.warmup_epochs * len(windows)), steps)
+    schedule = optimizers.WarmupCosineDecay(args.learning_rate, warmup, steps)
+    optimizer = optimizers.make_optimizer(args.optimizer, schedule, args.weight_decay)
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
-    pretrainer.compile(
-        optimizer=keras.optimizers.Adam(schedule), jit_compile=jit, run_eagerly=args.run_eagerly
+    pretrainer.compile(optimizer=optimizer, jit_compile=jit, run_eagerly=args.run_eagerly)
+    summary = training.fit_resumable(
+        pretrainer, windows, args.epochs, args.checkpoint_dir, args.verbose
     )
+    if not args.save_preset:
+        return summary
 
-    summary = common.fit_resumable(pretrainer, dataset, args, steps_per_epoch)
-    if args.save_preset:
-        hyper = {k: v for k, v in vars(args).items() if k != "verbose"}
-        metadata = {
-            "description": (
-                f"CPC ({args.context_network.upper()} context, {args.encoder_dim}-channel "
-                f"encoder, {1000 / backbone.frames_per_second:g} ms frames) pretrained on "
-                f"{len(train_clips)} clips of {args.data} at {args.sample_rate} Hz"
-            ),
-            "training_data": {
-                "source": str(args.data),
-                "examples": int(len(train_clips)),
-                "held_out": int(held.sum()),
-                "split": f"clips with index {args.heldout_indices or 'none'} held out",
-                "median_clip_seconds": float(np.median(lengths) / args.sample_rate),
-            },
-            "training_command": common.exact_command(__file__, argv),
-            "source_commit": common.source_version(),
-            "seed": args.seed,
-            "hyperparameters": hyper,
-            "frame_rate_hz": backbone.frames_per_second,
-            "training": summary,
-            "hardware": common.hardware_info(),
-        }
-        save_with_card(backbone, args, metadata)
-        if args.probe:
-            import linear_probe
-
-            probe_args = [
-                args.save_preset,
-                "--data",
-                str(args.data),
-                "--seed",
-                str(args.seed),
-                "--heldout-indices",
-                args.heldout_indices or "5-9",
-                "--output-dir",
-                str(Path(args.save_preset).with_name(Path(args.save_preset).name + "_probe")),
-            ]
-            if args.limit:
-                probe_args += ["--limit", str(args.limit)]
-            results = linear_probe.main(probe_args)
-            metadata["probe_results"] = results["summary"]
-            metadata["probe_command"] = "python examples/linear_probe.py " + " ".join(probe_args)
-            args.overwrite = True
-            save_with_card(backbone, args, metadata)
+    # Published with the preset: paths as $DATA/... or relative, never this machine's.
+    hyper = {k: paths([v])[0] if k in PATH_FLAGS and v else v for k, v in vars(args).items()}
+    hyper.pop("verbose")
+    metadata = {
+        "description": f"CPC ({args.context_network.upper()} context, {args.encoder_dim}-channel "
+        f"encoder, {1000 / backbone.frames_per_second:g} ms frames) pretrained on "
+        f"{len(train_clips)} clips of {hyper['data']} at {args.sample_rate} Hz",
+        "training_data": {
+            "source": hyper["data"],
+            "examples": len(train_clips),
+            "held_out": int(held.sum()),
+            "split": f"clips with index {args.heldout_indices or 'none'} held out",
+            "median_clip_seconds": median,
+        },
+        "preprocessing": data.audio_preprocessing(args.sample_rate),
+        "training_command": training.exact_command(__file__, argv),
+        "source_commit": training.source_version(),
+        "seed": args.seed,
+        "hyperparameters": hyper,
+        "frame_rate_hz": backbone.frames_per_second,
+        "training": summary,
+        "hardware": training.hardware_info(),
+    }
+    save(backbone, args, metadata)
+    if args.probe:  # digit, speaker and speaker-disjoint digit ID on the held-out clips
+        options = {"seed": args.seed, "heldout_indices": args.heldout_indices or "5-9",
+                   "limit": args.limit, "output_dir": args.save_preset + "_probe"}  # fmt: skip
+        given = {"--" + k.replace("_", "-"): v for k, v in options.items() if v is not None}
+        flags = [token for pair in given.items() for token in pair]
+        command = training.exact_command(
+            "examples/linear_probe.py", [args.save_preset, "--data", args.data, *flags]
+        )
+        results = evaluation.probe_preset(args.save_preset, args.data, **options, command=command)
+        metadata["probe_results"], metadata["probe_command"] = results["summary"], command
+        args.overwrite = True
+        save(backbone, args, metadata)
     return summary
 
 
-def save_with_card(backbone, args, metadata):
-    hyper = metadata["hyperparameters"]
-    training = metadata["training"]
+def save(backbone, args, metadata):
+    """The preset, with a card naming the objective, encoder and optimiser."""
+    a, run = args, metadata["training"]
     objective = [
-        f"- Objective: CPC InfoNCE, K = {hyper['prediction_steps']} steps, "
-        f"{hyper['num_negatives']} negatives ({hyper['negative_sampling']}), "
-        f"{hyper['window']}-sample windows at {hyper['sample_rate']} Hz",
-        f"- Encoder: kernels {list(hyper['kernel_sizes'])}, strides {list(hyper['strides'])} "
-        f"({metadata['frame_rate_hz']:g} frames/s), {hyper['encoder_dim']} channels, "
-        f"{hyper['normalization']} norm; context {hyper['context_network']} "
-        f"{hyper['context_dim']}",
-        f"- Optimiser: Adam, peak {hyper['learning_rate']}, batch {hyper['batch_size']}, "
-        f"{training['epochs']} epochs x {training['steps_per_epoch']} steps = "
-        f"{training['steps']} steps, warmup {hyper['warmup_epochs']} epoch(s) then cosine",
+        f"- Objective: CPC InfoNCE, K = {a.prediction_steps} steps, {a.num_negatives} negatives "
+        f"({a.negative_sampling}), {a.window}-sample windows at {a.sample_rate} Hz",
+        f"- Encoder: kernels {list(a.kernel_sizes)}, strides {list(a.strides)} "
+        f"({metadata['frame_rate_hz']:g} frames/s), {a.encoder_dim} channels, "
+        f"{a.normalization} norm; context {a.context_network} {a.context_dim}",
+        f"- Optimiser: {a.optimizer}, peak {a.learning_rate:g}, weight decay {a.weight_decay:g}, "
+        f"batch {a.batch_size}, {run['epochs']} epochs x {run['steps_per_epoch']} steps = "
+        f"{run['steps']} steps, warmup {a.warmup_epochs} epoch(s) then cosine",
     ]
-    usage = [
-        "from keras_cpc.models import CPCBackbone",
-        'backbone = CPCBackbone.from_preset("{name}")',
-        "embedding = backbone.predict(waveforms_8khz)  # (n, dim); or encode() for frames",
-    ]
-    common.save_preset_with_card(backbone, args, metadata, objective, usage)
+    sections, readme = {"objective": objective}, None
+    if args.preset_name:  # the library names the card after the folder
+        name = keras.saving.get_registered_name(type(backbone))
+        info = {"class_name": name, "input_spec": presets.input_spec_of(backbone), **metadata}
+        readme = presets.model_card(args.preset_name, info, sections)
+    backbone.save_to_preset(
+        args.save_preset, args.overwrite, metadata, readme=readme, card_sections=sections
+    )
+    print(f"Wrote preset {args.save_preset}")
 
 
 if __name__ == "__main__":
+    training.enable_determinism()  # GPU kernels that repeat, for exact resumes (CPU already is)
     main()

@@ -12,16 +12,18 @@ set -u
 DATA=$1; OUT=$2; E=${3:-14}
 mkdir -p "$OUT"
 export XLA_PYTHON_CLIENT_PREALLOCATE=false  # four processes share the GPU
-common=(--data "$DATA" --width 0.25 --batch-size 128 --epochs "$E" --seed 0 --verbose 2)
+shared=(--data "$DATA" --width 0.25 --batch-size 128 --epochs "$E" --seed 0 --verbose 2)
+# The Adam recipes are AdamW (decoupled decay 1e-6): the sweep ran when --optimizer adam
+# built AdamW; the flag now says so.
 declare -A RECIPES=(
-  [adam5e4_t05]="--optimizer adam"
-  [adam2e3_t05]="--optimizer adam --learning-rate 2e-3"
-  [adam1e3_t02]="--optimizer adam --learning-rate 1e-3 --temperature 0.2"
+  [adam5e4_t05]="--optimizer adamw"
+  [adam2e3_t05]="--optimizer adamw --learning-rate 2e-3"
+  [adam1e3_t02]="--optimizer adamw --learning-rate 1e-3 --temperature 0.2"
   [lars_t05]="--optimizer lars --weight-decay 1e-4 --warmup-epochs 1"
 )
 for name in "${!RECIPES[@]}"; do
   # shellcheck disable=SC2086 # the recipe is a list of flags
-  python examples/pretrain_simclr.py "${common[@]}" ${RECIPES[$name]} \
+  python examples/pretrain_simclr.py "${shared[@]}" ${RECIPES[$name]} \
     --save-preset "$OUT/$name" --preset-name "$name" --overwrite > "$OUT/$name.log" 2>&1 &
 done
 wait
