@@ -36,6 +36,7 @@ def build_parser():
     add("--learning-rate", type=float, default=1e-3)
     add("--weight-decay", type=float, default=5e-4)
     add("--seed", type=int, default=0)
+    add("--run-eagerly", action="store_true", help="no compiled step (debugging, tiny runs)")
     add("--output", default="fine_tune_results.json")
     add("--verbose", type=int, default=2)
     return parser
@@ -45,7 +46,8 @@ def train_and_score(classifier, batches, x_val, y_val, args):
     """Fit with AdamW (5% warmup, then cosine) and return (held-out accuracy, seconds)."""
     steps = len(batches) * args.epochs
     schedule = optimizers.WarmupCosineDecay(args.learning_rate, max(steps // 20, 1), steps)
-    classifier.compile(optimizer=optimizers.make_optimizer("adamw", schedule, args.weight_decay))
+    optimizer = optimizers.make_optimizer("adamw", schedule, args.weight_decay)
+    classifier.compile(optimizer=optimizer, run_eagerly=args.run_eagerly)
     # The batches' order and crops are a function of (seed, epoch): both runs see the same.
     run = training.fit_resumable(classifier, batches, args.epochs, verbose=args.verbose)
     _, accuracy = classifier.evaluate(x_val, y_val, batch_size=256, verbose=0)

@@ -117,7 +117,7 @@ def main():
     optimal = {mi: optimal_critic_bound(mi, args.batch_size, 200, args.seed) for mi in MI_LEVELS}
     ceiling = math.log(args.batch_size)
 
-    print(f"\n{'true MI':>8} {'InfoNCE (2nd half of block)':>28} {'optimal critic':>15} ln N")
+    print(f"\n{'true MI':>8} {'InfoNCE (2nd half of block)':>28} {'optimal critic':>15}   ln N")
     for mi in MI_LEVELS:
         late = estimates[schedule == mi][(schedule == mi).sum() // 2 :].mean()
         print(f"{mi:8.1f} {late:28.3f} {optimal[mi]:15.3f} {ceiling:6.3f}")

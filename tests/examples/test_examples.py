@@ -157,7 +157,7 @@ def test_fine_tune_compares_preset_and_scratch_on_the_held_out_split(tmp_path):
     summary = fine_tune.main([str(preset), "--data", str(write_image_folder(tmp_path / "images")),
                               "--label-fraction", "0.5", "--holdout-fraction", "0.25",
                               "--batch-size", "4", "--epochs", "1", "--verbose", "0",
-                              "--output", str(output)])  # fmt: skip
+                              "--output", str(output), *EAGER])  # fmt: skip
     assert set(summary["results"]) == {"fine-tuned from preset", "from scratch"}
     assert summary["labelled_examples"] == 12 and summary["held_out_examples"] == 9
     assert all(0 <= r["val_accuracy"] <= 1 for r in summary["results"].values())
