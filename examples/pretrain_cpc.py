@@ -131,7 +131,8 @@ def main(argv=None):
     save(backbone, args, metadata)
     if args.probe:  # digit, speaker and speaker-disjoint digit ID on the held-out clips
         options = {"seed": args.seed, "heldout_indices": args.heldout_indices or "5-9",
-                   "limit": args.limit, "output_dir": args.save_preset + "_probe"}  # fmt: skip
+                   "limit": args.limit,
+                   "output_dir": args.save_preset.rstrip("/") + "_probe"}  # fmt: skip
         given = {"--" + k.replace("_", "-"): v for k, v in options.items() if v is not None}
         flags = [token for pair in given.items() for token in pair]
         command = training.exact_command(

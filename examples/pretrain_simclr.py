@@ -130,7 +130,7 @@ def main(argv=None):
         options = {"holdout_fraction": args.holdout_fraction, "seed": args.seed,
                    "image_size": args.image_size, "limit": args.limit,
                    "train_limit": args.probe_train_limit,
-                   "output_dir": args.save_preset + "_probe"}  # fmt: skip
+                   "output_dir": args.save_preset.rstrip("/") + "_probe"}  # fmt: skip
         given = {"--" + k.replace("_", "-"): v for k, v in options.items() if v is not None}
         flags = [token for pair in given.items() for token in pair]
         command = training.exact_command(
