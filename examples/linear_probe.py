@@ -32,7 +32,7 @@ Examples:
 import argparse
 from pathlib import Path
 
-from keras_cpc.evaluation import format_table, probe_preset
+from keras_cpc.evaluation import format_table, probe_options, probe_preset
 from keras_cpc.training.records import exact_command
 
 
@@ -81,25 +81,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    results = probe_preset(
-        args.preset,
-        args.data,
-        image_size=args.image_size,
-        holdout_fraction=args.holdout_fraction,
-        digits_test_fraction=args.digits_test_fraction,
-        heldout_indices=args.heldout_indices,
-        leave_one_speaker_out=not args.no_loso,
-        limit=args.limit,
-        train_limit=args.train_limit,
-        c_values=[float(c) for c in args.c_values.split(",")],
-        batch_size=args.batch_size,
-        seed=args.seed,
-        output_dir=args.output_dir,
-        projection=args.projection,
-        command=exact_command(__file__, argv),
-        progress=not args.quiet,
-        patience=None if args.patience.lower() == "none" else int(args.patience),
-    )
+    command = exact_command(__file__, argv)
+    results = probe_preset(args.preset, args.data, **probe_options(args), command=command)
     summary = results["summary"]
     print(f"\nLinear probe of {summary['preset']} on {summary['data']} ({summary['split']})")
     print(format_table(summary))

@@ -115,18 +115,10 @@ def _cmd_probe(args):
 
 
 def _probe_protocols(args):
-    from keras_cpc.evaluation import format_table, probe_preset
+    from keras_cpc.evaluation import format_table, probe_options, probe_preset
 
-    results = probe_preset(
-        args.preset,
-        args.data,
-        holdout_fraction=args.holdout_fraction,
-        limit=args.limit,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        output_dir=args.output_dir,
-        progress=not args.quiet,
-    )
+    # The flags share linear_probe.py's names; --test-dir and --output are this command's own.
+    results = probe_preset(args.preset, args.data, **probe_options(args))
     if args.output:
         Path(args.output).write_text(json.dumps(results, indent=2))
     summary = results["summary"]

@@ -17,6 +17,7 @@ from keras_cpc.data.audio import (  # noqa: F401
     to_mono,
     wav_truncation,
 )
+from keras_cpc.data.batches import EpochBatches  # noqa: F401
 from keras_cpc.data.datasets import UtteranceDataset, as_tf_dataset  # noqa: F401
 from keras_cpc.data.folders import (  # noqa: F401
     AUDIO_SUFFIXES,

@@ -5,9 +5,9 @@ Images travel as RGB uint8 in [0, 255] (`image_preprocessing` says so for preset
 the models rescale them.
 """
 
-import keras
 import numpy as np
 
+from keras_cpc.data.batches import EpochBatches
 from keras_cpc.data.folders import (
     IMAGE_SUFFIXES,
     image_hw,
@@ -15,7 +15,6 @@ from keras_cpc.data.folders import (
     read_images,
     readable_images,
 )
-from keras_cpc.data.splits import EpochOrders, full_batch_steps
 from keras_cpc.data.tfds import is_tfds_source, load_tfds_images, tfds_name
 
 
@@ -147,7 +146,7 @@ def crop_and_flip(images, rng, padding=4):
     return out
 
 
-class ImageBatches(keras.utils.PyDataset):
+class ImageBatches(EpochBatches):
     """Shuffled full batches of uint8 images (and labels) for `fit` (a Keras `PyDataset`).
 
     The last partial batch is dropped so every step sees ``batch_size`` images (contrastive
@@ -172,7 +171,6 @@ class ImageBatches(keras.utils.PyDataset):
     def __init__(
         self, images, labels, batch_size, steps_per_epoch=None, seed=0, augment=None, **kwargs
     ):
-        super().__init__(**kwargs)
         if augment not in (None, "crop_flip"):
             raise ValueError(f"`augment` must be None or 'crop_flip'; received {augment!r}.")
         if labels is not None and len(labels) != len(images):
@@ -180,26 +178,12 @@ class ImageBatches(keras.utils.PyDataset):
                 f"Expected one label per image; received {len(labels)} labels for "
                 f"{len(images)} images."
             )
-        self.images, self.labels, self.batch_size = images, labels, int(batch_size)
-        self.seed, self.augment = seed, augment
-        self.steps = full_batch_steps(len(images), self.batch_size, steps_per_epoch, "images")
-        self._orders = EpochOrders(len(images), self.steps, self.batch_size, seed)
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch):
-        """Make the next batches those of epoch ``epoch`` (0-based)."""
-        self.epoch = int(epoch)
-        self.order = self._orders.order(self.epoch)
-
-    def __len__(self):
-        return self.steps
+        self.images, self.labels, self.augment = images, labels, augment
+        super().__init__(len(images), batch_size, steps_per_epoch, seed, "images", **kwargs)
 
     def __getitem__(self, index):
-        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        rows = self.batch_rows(index)
         images = self.images[rows]
         if self.augment == "crop_flip":
             images = crop_and_flip(images, np.random.default_rng([self.seed, self.epoch, index]))
         return (images,) if self.labels is None else (images, self.labels[rows])
-
-    def on_epoch_end(self):
-        self.set_epoch(self.epoch + 1)

@@ -2,10 +2,9 @@
 
 import warnings
 
-import keras
 import numpy as np
 
-from keras_cpc.data.splits import EpochOrders, full_batch_steps
+from keras_cpc.data.batches import EpochBatches
 
 
 def random_window(waveform, length, rng=None):
@@ -75,7 +74,7 @@ def load_clip(clips, index, rng):
     )
 
 
-class RandomWindows(keras.utils.PyDataset):
+class RandomWindows(EpochBatches):
     """Batches of random fixed-length windows for CPC pretraining (a Keras `PyDataset`).
 
     Each step takes ``batch_size`` clips (full batches only; a fresh permutation per epoch)
@@ -99,23 +98,11 @@ class RandomWindows(keras.utils.PyDataset):
     """
 
     def __init__(self, clips, window, batch_size, steps_per_epoch=None, seed=0, **kwargs):
-        super().__init__(**kwargs)
-        self.clips, self.window, self.batch_size = clips, int(window), int(batch_size)
-        self.seed = seed
-        self.steps = full_batch_steps(len(clips), self.batch_size, steps_per_epoch, "clips")
-        self._orders = EpochOrders(len(clips), self.steps, self.batch_size, seed)
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch):
-        """Make the next batches those of epoch ``epoch`` (0-based)."""
-        self.epoch = int(epoch)
-        self.order = self._orders.order(self.epoch)
-
-    def __len__(self):
-        return self.steps
+        self.clips, self.window = clips, int(window)
+        super().__init__(len(clips), batch_size, steps_per_epoch, seed, "clips", **kwargs)
 
     def __getitem__(self, index):
-        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        rows = self.batch_rows(index)
         # One generator per (epoch order, step), seeded as the example scripts did (so their
         # runs repeat): the same batch when a step is redone.
         rng = np.random.default_rng([self.seed, int(self.order[0]), index])
@@ -124,6 +111,3 @@ class RandomWindows(keras.utils.PyDataset):
         ]
         waveform = np.stack([w for w, _ in pairs])
         return ({"waveform": waveform, "padding_mask": np.stack([m for _, m in pairs])},)
-
-    def on_epoch_end(self):
-        self.set_epoch(self.epoch + 1)

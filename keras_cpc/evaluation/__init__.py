@@ -2,7 +2,9 @@
 
 `probe_preset` is the whole job (preset, random-init and raw-input columns on the image or
 audio protocols); `linear_probe` is the probe itself; `features` turns images, clips or files
-into the frozen features it takes.
+into the frozen features it takes; `probe_options` / `probe_command` turn
+``linear_probe.py`` flags into options and back, and `probe_metadata` probes a saved preset for
+its card.
 """
 
 from keras_cpc.evaluation.features import (  # noqa: F401
@@ -18,6 +20,11 @@ from keras_cpc.evaluation.linear_probe import (  # noqa: F401
     DEFAULT_C_VALUES,
     ProbeResult,
     linear_probe,
+)
+from keras_cpc.evaluation.probe_flags import (  # noqa: F401
+    probe_command,
+    probe_metadata,
+    probe_options,
 )
 from keras_cpc.evaluation.protocols import (  # noqa: F401
     DEFAULT_AUDIO_DATA,

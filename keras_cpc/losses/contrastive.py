@@ -11,8 +11,13 @@ import numpy as np
 from keras import ops
 
 
-def _static_shape(x):
-    """The static shape of ``x`` as a tuple of ints / None (None where only known at run time)."""
+def static_shape(x):
+    """The static shape of ``x`` as a tuple of ints / None (None where only known at run time).
+
+    Example:
+        >>> static_shape(np.zeros((2, 3)))
+        (2, 3)
+    """
     shape = getattr(x, "shape", None)
     if shape is None:
         shape = np.shape(x)
@@ -34,7 +39,7 @@ def _as_tensor(x):
 
 
 def _check_scores(scores):
-    shape = _static_shape(scores)
+    shape = static_shape(scores)
     if len(shape) not in (2, 3):
         raise ValueError(
             "Expected `scores` of rank 2 (N, N) or rank 3 (B, N, N) with the positives on the "
@@ -78,7 +83,7 @@ def _positive_scores(scores, positive_index, shape):
         return scores[..., index]
     # One positive column per row (SimCLR's labels, e.g. from `nt_xent_logits`).
     index = _as_tensor(positive_index)
-    index_shape = _static_shape(index)
+    index_shape = static_shape(index)
     compatible = len(index_shape) == len(shape) - 1 and all(
         a is None or b is None or a == b for a, b in zip(index_shape, shape[:-1])
     )
@@ -122,7 +127,7 @@ def info_nce(scores, positive_index=None):
         >>> cpc = info_nce(np.zeros((2, 5, 3, 9), "float32"), positive_index=0)  # ln 9 each
     """
     scores = _as_tensor(scores)
-    shape = _static_shape(scores)
+    shape = static_shape(scores)
     scores = ops.cast(scores, "float32")
     positives = _positive_scores(scores, positive_index, shape)
     return ops.logsumexp(scores, axis=-1) - positives
@@ -147,7 +152,7 @@ def mi_lower_bound(scores, positive_index=None):
     """
     scores = _as_tensor(scores)
     per_anchor = info_nce(scores, positive_index)
-    n = _static_shape(scores)[-1]
+    n = static_shape(scores)[-1]
     if n is None:
         n = ops.shape(scores)[-1]
     log_n = ops.log(ops.cast(n, "float32"))
@@ -176,7 +181,7 @@ def nt_xent_logits(z_a, z_b, temperature=0.5):
         >>> logits, labels = nt_xent_logits(z, z, temperature=0.1)  # (8, 8), (8,)
     """
     z_a, z_b = _as_tensor(z_a), _as_tensor(z_b)
-    shape_a, shape_b = _static_shape(z_a), _static_shape(z_b)
+    shape_a, shape_b = static_shape(z_a), static_shape(z_b)
     if len(shape_a) != 2 or len(shape_b) != 2:
         raise ValueError(
             "Expected `z_a` and `z_b` of rank 2 (batch, features). Received shapes "

@@ -5,10 +5,11 @@ import numbers
 import keras
 
 from keras_cpc.losses.contrastive import info_nce
+from keras_cpc.losses.label_free import LabelFreeLoss
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
-class InfoNCE(keras.losses.Loss):
+class InfoNCE(LabelFreeLoss):
     """InfoNCE loss on a matrix of critic scores, for `model.compile(loss=InfoNCE())`.
 
     The model's output is the score matrix: (N, N) with ``scores[i, j] = s(z_j, w_i)`` and the
@@ -29,6 +30,8 @@ class InfoNCE(keras.losses.Loss):
         >>> value = loss(None, np.eye(4, dtype="float32"))
     """
 
+    config_keys = ("positive_index",)
+
     def __init__(
         self, positive_index=None, reduction="sum_over_batch_size", name="info_nce", dtype=None
     ):
@@ -42,19 +45,5 @@ class InfoNCE(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.positive_index = positive_index
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        # The labels are implied by the layout (positives on the diagonal); None is allowed.
-        if y_true is None:
-            y_true = 0.0
-        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
-
     def call(self, y_true, y_pred):
         return info_nce(y_pred, positive_index=self.positive_index)
-
-    def get_config(self):
-        return {
-            "positive_index": self.positive_index,
-            "name": self.name,
-            "reduction": self.reduction,
-            "dtype": self.dtype,
-        }

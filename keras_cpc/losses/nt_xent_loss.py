@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
-from keras_cpc.losses.contrastive import _check_temperature, _static_shape, nt_xent_per_anchor
+from keras_cpc.losses.contrastive import _check_temperature, nt_xent_per_anchor, static_shape
+from keras_cpc.losses.label_free import LabelFreeLoss
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
-class NTXent(keras.losses.Loss):
+class NTXent(LabelFreeLoss):
     """SimCLR's NT-Xent loss as a Keras `Loss`, for `model.compile(loss=NTXent(0.5))`.
 
     The model's output holds both views' projections: either (2N, D) with the N first views
@@ -27,6 +28,8 @@ class NTXent(keras.losses.Loss):
         >>> value = loss(None, np.random.normal(size=(8, 16)).astype("float32"))
     """
 
+    config_keys = ("temperature",)
+
     def __init__(
         self, temperature=0.5, reduction="sum_over_batch_size", name="nt_xent", dtype=None
     ):
@@ -34,13 +37,8 @@ class NTXent(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.temperature = temperature
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        if y_true is None:
-            y_true = 0.0
-        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
-
     def call(self, y_true, y_pred):
-        shape = _static_shape(y_pred)
+        shape = static_shape(y_pred)
         if len(shape) == 3 and shape[1] == 2:
             z_a, z_b = y_pred[:, 0], y_pred[:, 1]
         elif len(shape) == 2 and (shape[0] is None or shape[0] % 2 == 0):
@@ -52,11 +50,3 @@ class NTXent(keras.losses.Loss):
                 f"(N, 2, D). Received shape {shape}."
             )
         return nt_xent_per_anchor(z_a, z_b, self.temperature)
-
-    def get_config(self):
-        return {
-            "temperature": self.temperature,
-            "name": self.name,
-            "reduction": self.reduction,
-            "dtype": self.dtype,
-        }

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_cpc.models.input_checks import PCM_SCALES, InputChecks, check_backbone_modality
+from keras_cpc.models.input_checks import PCM_SCALES
 from keras_cpc.models.task import Task
 
 
@@ -54,7 +54,7 @@ def batch_waveforms(waveforms, sample_rate, target_sample_rate, min_samples=1):
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
-class AudioClassifier(InputChecks, Task):
+class AudioClassifier(Task):
     """Classify raw audio clips with a preset backbone (e.g. `CPCBackbone`).
 
     The backbone's context vectors ``c`` are pooled over the valid frames only
@@ -84,14 +84,6 @@ class AudioClassifier(InputChecks, Task):
     """
 
     modality = "audio"
-
-    def __init__(self, backbone, num_classes, **kwargs):
-        check_backbone_modality(backbone, self.modality, type(self).__name__)
-        super().__init__(backbone, num_classes, **kwargs)
-
-    def check_inputs(self, inputs, check_values=True):
-        """The backbone's input checks (ValueError saying what was expected and received)."""
-        self.backbone.check_inputs(inputs, check_values=check_values)
 
     def pool(self, outputs):
         c = outputs["c"]

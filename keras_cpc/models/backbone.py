@@ -57,20 +57,12 @@ class Backbone:
         """
         return preset_utils.load_backbone(cls, preset, load_weights=load_weights, **kwargs)
 
-    def save_to_preset(
-        self,
-        preset_dir,
-        overwrite=False,
-        metadata=None,
-        readme=None,
-        max_shard_size=preset_utils.DEFAULT_MAX_SHARD_SIZE,
-        card_sections=None,
-    ):
+    def save_to_preset(self, preset_dir, overwrite=False, metadata=None, **options):
         """Save config, weights, metadata (with sha256 of each file) and a model card.
 
         The write is atomic: files go to a staging sibling directory that replaces
         ``preset_dir`` only when complete, so ``preset_dir`` always holds a complete preset,
-        old or new (see `keras_cpc.presets.save_preset`).
+        old or new.
 
         Args:
             preset_dir: target directory; must not exist unless ``overwrite=True``.
@@ -78,23 +70,17 @@ class Backbone:
             metadata: extra fields for ``metadata.json`` such as ``description``,
                 ``training_data``, ``training_command``, ``preprocessing``,
                 ``probe_results``.
-            readme: model card text (rendered from the metadata by
-                `keras_cpc.presets.card.model_card` when None).
-            max_shard_size: weights larger than this many GiB (Keras' unit) are split into
-                shards of at most that size (``model.weights.json`` lists them); the default
-                keeps every file under 27 MB. None writes one ``model.weights.h5``.
-            card_sections: extra model-card sections (``{"objective": [lines], "usage":
-                [lines], ...}``, see `keras_cpc.presets.card.model_card`).
+            **options: the other arguments of `keras_cpc.presets.save_preset`: ``task`` (a
+                task built on this backbone, saved alongside; what `Task.save_to_preset`
+                passes), ``readme``, ``max_shard_size`` (weights above this many GiB are
+                sharded; the default keeps every file under 27 MB), ``card_sections`` and
+                ``name`` (the preset name the rendered card is titled with; default: the
+                folder name).
 
         Example:
-            >>> backbone.save_to_preset("presets/my_cpc", metadata={"description": "..."})
+            >>> backbone.save_to_preset("runs/cpc_7", metadata={"description": "..."},
+            ...                         name="cpc_gru_fsdd_8khz")
         """
         return preset_utils.save_preset(
-            preset_dir,
-            self,
-            overwrite=overwrite,
-            metadata=metadata,
-            readme=readme,
-            max_shard_size=max_shard_size,
-            card_sections=card_sections,
+            preset_dir, self, overwrite=overwrite, metadata=metadata, **options
         )

@@ -3,12 +3,11 @@
 import keras
 from keras import ops
 
-from keras_cpc.models.input_checks import InputChecks, check_backbone_modality
 from keras_cpc.models.task import Task
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
-class ImageClassifier(InputChecks, Task):
+class ImageClassifier(Task):
     """Classify images with a preset backbone (e.g. `ResNetBackbone`).
 
     The backbone's feature map is pooled over height and width (``pooling="avg"`` or
@@ -36,14 +35,6 @@ class ImageClassifier(InputChecks, Task):
     """
 
     modality = "image"
-
-    def __init__(self, backbone, num_classes, **kwargs):
-        check_backbone_modality(backbone, self.modality, type(self).__name__)
-        super().__init__(backbone, num_classes, **kwargs)
-
-    def check_inputs(self, inputs, check_values=True):
-        """The backbone's input checks (ValueError saying what was expected and received)."""
-        self.backbone.check_inputs(inputs, check_values=check_values)
 
     def pool(self, outputs):
         feature_map = outputs["feature_map"]

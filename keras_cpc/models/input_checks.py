@@ -17,6 +17,9 @@ import keras
 import numpy as np
 from keras import ops
 
+# One reader of static shapes for losses and models (models may import losses, not back).
+from keras_cpc.losses.contrastive import static_shape  # noqa: F401
+
 # int16 / int32 PCM samples are full-scale integers; dividing by these maps them to [-1, 1).
 PCM_SCALES = {"int16": 32768.0, "int32": 2147483648.0}
 
@@ -38,18 +41,6 @@ def _inputs_checked():
 def checking_inputs():
     """True unless an enclosing entry point has already checked these inputs."""
     return not getattr(_state, "checked", False)
-
-
-def static_shape(x):
-    """Static shape of an array or tensor as a tuple of ints / None."""
-    shape = x.shape if hasattr(x, "shape") else np.shape(x)
-    dims = []
-    for dim in shape:
-        try:
-            dims.append(None if dim is None else int(dim))
-        except TypeError:
-            dims.append(None)
-    return tuple(dims)
 
 
 def dtype_name(x):

@@ -11,14 +11,21 @@ import keras
 
 from keras_cpc import presets as preset_utils
 from keras_cpc.models.backbone import Backbone
+from keras_cpc.models.input_checks import InputChecks, check_backbone_modality
 
 POOLINGS = ("avg", "max")
 
 
-class Task(keras.Model):
-    """Backbone + pooling + dropout + Dense(num_classes); see subclasses for the pooling."""
+class Task(InputChecks, keras.Model):
+    """Backbone + pooling + dropout + Dense(num_classes); see subclasses for the pooling.
+
+    A subclass sets ``modality`` ("image", "audio") to refuse backbones of another kind, and
+    implements ``pool``. Inputs are checked by the backbone's ``check_inputs`` before tracing.
+    """
 
     backbone_cls = Backbone
+    # The kind of backbone this task takes (its ``modality``); None takes any.
+    modality = None
 
     def __init__(
         self,
@@ -36,6 +43,8 @@ class Task(keras.Model):
                 f"`backbone` must be a {self.backbone_cls.__name__}; received "
                 f"{type(backbone).__name__}."
             )
+        if self.modality is not None:
+            check_backbone_modality(backbone, self.modality, type(self).__name__)
         # numbers.Integral takes numpy integers too (np.int64 from a label array's max + 1).
         integral = isinstance(num_classes, numbers.Integral) and not isinstance(num_classes, bool)
         if not integral or num_classes < 1:
@@ -60,6 +69,12 @@ class Task(keras.Model):
         )
         self.predictions.build((None, backbone.output_dim))
         self.built = True
+
+    def check_inputs(self, inputs, check_values=True):
+        """The backbone's input checks (ValueError saying what was expected and received)."""
+        check = getattr(self.backbone, "check_inputs", None)
+        if check is not None:  # a user-defined backbone may have none
+            check(inputs, check_values=check_values)
 
     def pool(self, outputs):
         """Pooled (batch, dim) features from ``backbone.encode`` outputs."""
@@ -172,31 +187,20 @@ class Task(keras.Model):
             preset_utils.load_variables_h5(parts.head_weights, task.head_variables())
         return task
 
-    def save_to_preset(
-        self,
-        preset_dir,
-        overwrite=False,
-        metadata=None,
-        readme=None,
-        max_shard_size=preset_utils.DEFAULT_MAX_SHARD_SIZE,
-        card_sections=None,
-    ):
+    def save_to_preset(self, preset_dir, **options):
         """Save backbone and head (config and weights) as one preset directory, atomically.
 
         Args:
-            preset_dir, overwrite, metadata, readme, max_shard_size, card_sections: as in
-                `Backbone.save_to_preset`.
+            preset_dir: target directory.
+            **options: ``overwrite``, ``metadata``, ``readme``, ``max_shard_size``,
+                ``card_sections``, ``name``: as in `keras_cpc.presets.save_preset`.
 
         Example:
             >>> classifier.save_to_preset("presets/my_classifier")
         """
-        return preset_utils.save_preset(
-            preset_dir,
-            self.backbone,
-            overwrite=overwrite,
-            metadata=metadata,
-            task=self,
-            readme=readme,
-            max_shard_size=max_shard_size,
-            card_sections=card_sections,
-        )
+        if "task" in options:
+            raise TypeError(
+                "Expected the options of keras_cpc.presets.save_preset; received `task`, which a "
+                "task sets to itself."
+            )
+        return self.backbone.save_to_preset(preset_dir, task=self, **options)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import keras
 
-from keras_cpc.version import __version__
 from keras_cpc.presets.atomic import write_directory
 from keras_cpc.presets.card import model_card
 from keras_cpc.presets.integrity import sha256_of
@@ -20,6 +19,7 @@ from keras_cpc.presets.layout import (
 )
 from keras_cpc.presets.serialization import serialize
 from keras_cpc.presets.weights import save_backbone_weights, save_variables_h5
+from keras_cpc.version import __version__
 
 
 def input_spec_of(backbone):
@@ -53,6 +53,7 @@ def save_preset(
     readme=None,
     max_shard_size=DEFAULT_MAX_SHARD_SIZE,
     card_sections=None,
+    name=None,
 ):
     """Write a preset directory atomically (layout in `keras_cpc.presets.layout`).
 
@@ -75,6 +76,8 @@ def save_preset(
             ``save_weights``) are written as shards no larger than it, listed by
             ``model.weights.json``; None always writes one ``model.weights.h5``.
         card_sections: extra card sections for `model_card` (``objective``, ``usage``, ...).
+        name: the preset name on the rendered card (its title and usage snippet); None: the
+            folder name of ``path``. Ignored when ``readme`` is given.
 
     Example:
         >>> save_preset("presets/my_cpc", backbone, metadata={"description": "CPC on FSDD"})
@@ -83,7 +86,7 @@ def save_preset(
         path,
         lambda staging: _write_preset(
             staging,
-            Path(path).name,
+            name or Path(path).name,
             backbone,
             metadata,
             task,

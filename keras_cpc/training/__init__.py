@@ -1,4 +1,5 @@
-"""Training: exact kill-and-resume (`fit_resumable`), step and epoch logs, run records.
+"""Training: exact kill-and-resume (`fit_resumable`), step and epoch logs, run records, and
+the shared side of pretraining scripts (`run_parser`, `fit_pretrainer`, `run_record`).
 
 Example:
     >>> from keras_cpc.training import fit_resumable, enable_determinism
@@ -27,6 +28,13 @@ from keras_cpc.training.records import (
     write_json,
 )
 from keras_cpc.training.resumable import SetEpoch, fit_resumable
+from keras_cpc.training.runs import (
+    fit_pretrainer,
+    optimizer_card_line,
+    parse_run_flags,
+    run_parser,
+    run_record,
+)
 
 __all__ = [
     "DATA_ROOT_ENV",
@@ -42,11 +50,16 @@ __all__ = [
     "data_root",
     "enable_determinism",
     "exact_command",
+    "fit_pretrainer",
     "fit_resumable",
     "hardware_info",
+    "optimizer_card_line",
+    "parse_run_flags",
     "portable_path",
     "read_csv",
     "relative_to_data_root",
+    "run_parser",
+    "run_record",
     "source_version",
     "total_epoch_seconds",
     "training_state_variables",

@@ -116,19 +116,12 @@ def test_window_and_utterance_datasets(fsdd_folder):
 
 
 def test_datasets_feed_fit_as_pydataset_and_tf_data(fsdd_folder):
-    from keras_cpc.models import CPCBackbone, CPCPretrainer
+    from keras_cpc.models import CPCPretrainer
+    from tests.fixtures.backbones import tiny_cpc_backbone
 
     with pytest.warns(UserWarning):
         source = AudioFolderSource(fsdd_folder, 8000, fsdd_label_parser, label_key="digit")
-    backbone = CPCBackbone(
-        kernel_sizes=(10, 8, 4),
-        strides=(5, 4, 2),
-        encoder_dim=16,
-        context_dim=16,
-        normalization="layer",
-        sample_rate=8000,
-    )
-    pretrainer = CPCPretrainer(backbone, prediction_steps=2, num_negatives=4, seed=0)
+    pretrainer = CPCPretrainer(tiny_cpc_backbone(), prediction_steps=2, num_negatives=4, seed=0)
     pretrainer.compile(optimizer="adam")
     windows = RandomWindows(source, window=800, batch_size=2, seed=0)
     first = pretrainer.fit(windows, epochs=1, verbose=0).history["loss"]

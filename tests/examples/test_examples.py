@@ -64,10 +64,12 @@ def tiny_resnet_preset(path):
     return path
 
 
-def assert_no_machine_path(folder, tmp_path):
+def read_record(folder, tmp_path):
+    """A saved preset's metadata and card, after checking neither names a machine path."""
     for name in ("metadata.json", "README.md"):
         text = (folder / name).read_text()
         assert str(tmp_path) not in text and str(Path.home()) not in text, name
+    return json.loads((folder / "metadata.json").read_text()), (folder / "README.md").read_text()
 
 
 CPC_TINY = [
@@ -96,10 +98,10 @@ def test_cpc_run_killed_mid_epoch_and_rerun_ends_bit_identical(tmp_path, monkeyp
     once = pretrain.main([*argv, "--checkpoint-dir", str(tmp_path / "once"),
                           "--save-preset", str(tmp_path / "once_preset")])  # fmt: skip
 
-    fit = training.fit_resumable
+    fit = training.fit_pretrainer
     with monkeypatch.context() as patch:
         # Step 3 is the middle of the second epoch: the newest checkpoint is after epoch 1.
-        patch.setattr(training, "fit_resumable", lambda *a, **k: fit(*a, callbacks=[Kill(3)], **k))
+        patch.setattr(training, "fit_pretrainer", lambda *a: fit(*a, callbacks=[Kill(3)]))
         with pytest.raises(KeyboardInterrupt):
             pretrain.main([*argv, "--checkpoint-dir", str(tmp_path / "killed")])
     preset = tmp_path / "cpc_tiny"
@@ -114,15 +116,16 @@ def test_cpc_run_killed_mid_epoch_and_rerun_ends_bit_identical(tmp_path, monkeyp
     assert [int(r["step"]) for r in steps] == list(range(1, 7))
 
     # The preset carries what its card promises, with no path of this machine.
-    metadata = json.loads((preset / "metadata.json").read_text())
+    metadata, card = read_record(preset, tmp_path)
     assert metadata["training_command"].startswith("python examples/pretrain_cpc.py --data")
     assert metadata["training_data"]["source"] == "<local>/recordings"
     assert metadata["preprocessing"]["normalization"] == "peak"
     assert metadata["hyperparameters"]["optimizer"] == "adam"
-    card = (preset / "README.md").read_text()
+    assert "verbose" not in metadata["hyperparameters"]
+    # --preset-name titles the card the library renders (parameter count and versions too).
     assert card.startswith("# cpc_demo") and "Exact command" in card and "Seed: 0" in card
+    assert "parameters)" in card and "Saved with keras_cpc" in card
     assert "Optimiser: adam, peak 0.01, weight decay 0" in card
-    assert_no_machine_path(preset, tmp_path)
 
 
 def test_simclr_script_records_its_real_stem_optimizer_and_probe(tmp_path):
@@ -135,7 +138,7 @@ def test_simclr_script_records_its_real_stem_optimizer_and_probe(tmp_path):
         "--optimizer", "sgd", "--verbose", "0", "--save-preset", str(preset), "--probe", *EAGER,
     ])  # fmt: skip
     assert summary["steps"] == 1
-    metadata = json.loads((preset / "metadata.json").read_text())
+    metadata, card = read_record(preset, tmp_path)
     assert "(CIFAR stem, width 0.0625)" in metadata["description"]
     hyper = metadata["hyperparameters"]
     assert hyper["optimizer"] == "sgd" and hyper["weight_decay"] == 1e-6
@@ -144,10 +147,9 @@ def test_simclr_script_records_its_real_stem_optimizer_and_probe(tmp_path):
     assert metadata["probe_results"]["columns"] == ["preset", "random init", "raw pixels"]
     probe = "python examples/linear_probe.py '<local>/simclr_tiny' --data '<local>/images'"
     assert metadata["probe_command"].startswith(probe)
-    card = (preset / "README.md").read_text()
+    assert metadata["probe_command"].endswith("--output-dir '<local>/simclr_tiny_probe'")
     assert "Optimiser: sgd" in card and "projection head 2 layers" in card
-    assert "Linear probe (measured)" in card
-    assert_no_machine_path(preset, tmp_path)
+    assert "Linear probe (measured)" in card and card.startswith("# simclr_tiny")
 
 
 def test_fine_tune_compares_preset_and_scratch_on_the_held_out_split(tmp_path):

@@ -9,11 +9,7 @@ import pytest
 from keras_cpc import presets as preset_utils
 from keras_cpc.models import AudioClassifier, ImageClassifier
 from keras_cpc.models.audio_classifier import batch_waveforms
-from tests.fixtures.backbones import AUDIO_RATE, audio_batch, tiny_audio_backbone
-
-
-def _numpy_weights(model):
-    return [keras.ops.convert_to_numpy(w).copy() for w in model.weights]
+from tests.fixtures.backbones import AUDIO_RATE, audio_batch, numpy_weights, tiny_audio_backbone
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +23,10 @@ def test_fit_frozen_and_round_trip(preset, tmp_path):
     classifier.compile(optimizer=keras.optimizers.SGD(0.1))
     waveforms = audio_batch(8, samples=800, seed=2)
     labels = np.arange(8) % 2
-    before = _numpy_weights(classifier.backbone)
+    before = numpy_weights(classifier.backbone)
     history = classifier.fit(waveforms, labels, batch_size=4, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
-    for a, b in zip(before, _numpy_weights(classifier.backbone)):
+    for a, b in zip(before, numpy_weights(classifier.backbone)):
         np.testing.assert_array_equal(a, b)
     path = classifier.save_to_preset(tmp_path / "audio_task")
     restored = AudioClassifier.from_preset(path)
@@ -44,11 +40,9 @@ def test_fit_frozen_and_round_trip(preset, tmp_path):
 def test_fine_tuning_updates_backbone(preset):
     classifier = AudioClassifier.from_preset(preset, num_classes=2, freeze_backbone=False)
     classifier.compile(optimizer=keras.optimizers.SGD(0.5))
-    before = _numpy_weights(classifier.backbone)
+    before = numpy_weights(classifier.backbone)
     classifier.fit(audio_batch(8, samples=800), np.arange(8) % 2, batch_size=4, verbose=0)
-    assert any(
-        not np.array_equal(a, b) for a, b in zip(before, _numpy_weights(classifier.backbone))
-    )
+    assert any(not np.array_equal(a, b) for a, b in zip(before, numpy_weights(classifier.backbone)))
 
 
 @pytest.mark.parametrize("pooling", ["avg", "max"])

@@ -138,24 +138,18 @@ def test_missing_directory(tmp_path):
         Backbone.from_preset(tmp_path / "nothing_here")
 
 
-def test_missing_config(saved):
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("config.json", "Expected config.json .* received a directory"),
+        ("model.weights.h5", "Expected model.weights.h5 .* received"),
+        ("metadata.json", "Expected metadata.json"),
+    ],
+)
+def test_missing_file(saved, name, message):
     _, path = saved
-    os.remove(path / "config.json")
-    with pytest.raises(FileNotFoundError, match="Expected config.json .* received a directory"):
-        Backbone.from_preset(path)
-
-
-def test_missing_weights(saved):
-    _, path = saved
-    os.remove(path / "model.weights.h5")
-    with pytest.raises(FileNotFoundError, match="Expected model.weights.h5 .* received"):
-        Backbone.from_preset(path)
-
-
-def test_missing_metadata(saved):
-    _, path = saved
-    os.remove(path / "metadata.json")
-    with pytest.raises(FileNotFoundError, match="Expected metadata.json"):
+    os.remove(path / name)
+    with pytest.raises(FileNotFoundError, match=message):
         Backbone.from_preset(path)
 
 
@@ -196,32 +190,38 @@ def test_weights_of_wrong_shapes(saved, tmp_path):
         Backbone.from_preset(path)
 
 
-def test_config_naming_a_foreign_class_is_refused(saved):
-    _, path = saved
-    config = {
+def _foreign_top_level(config):
+    return {
         "module": "builtins",
         "class_name": "eval",
         "config": {"source": "print('pwned')"},
         "registered_name": "builtins>eval",
     }
-    (path / "config.json").write_text(json.dumps(config))
-    _rewrite_hash(path, "config.json")
-    with pytest.raises(ValueError, match="must name a registered keras_cpc class.*'builtins>eval'"):
-        Backbone.from_preset(path)
 
 
-def test_config_with_nested_foreign_object_is_refused(saved):
-    _, path = saved
-    config = json.loads((path / "config.json").read_text())
+def _foreign_dtype(config):
     config["config"]["dtype"] = {
         "module": "os",
         "class_name": "system",
         "config": {"command": "true"},
         "registered_name": "os>system",
     }
+    return config
+
+
+@pytest.mark.parametrize(
+    "tamper, message",
+    [
+        (_foreign_top_level, "must name a registered keras_cpc class.*'builtins>eval'"),
+        (_foreign_dtype, "only reference keras / keras_cpc objects.*module 'os'"),
+    ],
+)
+def test_config_naming_a_foreign_object_is_refused(saved, tamper, message):
+    _, path = saved
+    config = tamper(json.loads((path / "config.json").read_text()))
     (path / "config.json").write_text(json.dumps(config))
     _rewrite_hash(path, "config.json")
-    with pytest.raises(ValueError, match="only reference keras / keras_cpc objects.*module 'os'"):
+    with pytest.raises(ValueError, match=message):
         Backbone.from_preset(path)
 
 

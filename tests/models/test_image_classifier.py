@@ -5,12 +5,8 @@ import numpy as np
 import pytest
 
 from keras_cpc.models import Backbone, ImageClassifier
-from tests.fixtures.backbones import image_batch, tiny_image_backbone
+from tests.fixtures.backbones import image_batch, numpy_weights, tiny_image_backbone
 from tests.helpers import set_deterministic_weights
-
-
-def _numpy_weights(model):
-    return [keras.ops.convert_to_numpy(w).copy() for w in model.weights]
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +54,10 @@ def _fit_numpy_then_tf_data(classifier):
 def test_fine_tune_with_fit_changes_backbone(preset):
     classifier = ImageClassifier.from_preset(preset, num_classes=3, freeze_backbone=False)
     classifier.compile(optimizer=keras.optimizers.SGD(0.05))
-    before = _numpy_weights(classifier.backbone)
+    before = numpy_weights(classifier.backbone)
     losses = _fit_numpy_then_tf_data(classifier)
     assert np.isfinite(losses).all()
-    after = _numpy_weights(classifier.backbone)
+    after = numpy_weights(classifier.backbone)
     assert any(not np.array_equal(a, b) for a, b in zip(before, after))
     assert classifier.predict(_data(8)[0], verbose=0).shape == (8, 3)
 
@@ -69,14 +65,14 @@ def test_fine_tune_with_fit_changes_backbone(preset):
 def test_freeze_backbone_leaves_backbone_weights_unchanged(preset):
     classifier = ImageClassifier.from_preset(preset, num_classes=2, freeze_backbone=True)
     classifier.compile(optimizer=keras.optimizers.Adam(0.05))
-    backbone_before = _numpy_weights(classifier.backbone)
-    head_before = _numpy_weights(classifier.predictions)
+    backbone_before = numpy_weights(classifier.backbone)
+    head_before = numpy_weights(classifier.predictions)
     losses = _fit_numpy_then_tf_data(classifier)
     assert np.isfinite(losses).all()
     # Every backbone variable, batch-norm moving statistics included, stays as loaded.
-    for a, b in zip(backbone_before, _numpy_weights(classifier.backbone)):
+    for a, b in zip(backbone_before, numpy_weights(classifier.backbone)):
         np.testing.assert_array_equal(a, b)
-    head_after = _numpy_weights(classifier.predictions)
+    head_after = numpy_weights(classifier.predictions)
     assert all(not np.array_equal(a, b) for a, b in zip(head_before, head_after))
     assert len(classifier.trainable_weights) == 2  # Dense kernel and bias only
 
@@ -94,9 +90,7 @@ def test_task_preset_round_trip_includes_head(preset, tmp_path):
         keras.ops.convert_to_numpy(classifier.predict(images, verbose=0)),
     )
     # The backbone alone loads from the same directory.
-    for a, b in zip(
-        _numpy_weights(Backbone.from_preset(path)), _numpy_weights(classifier.backbone)
-    ):
+    for a, b in zip(numpy_weights(Backbone.from_preset(path)), numpy_weights(classifier.backbone)):
         np.testing.assert_array_equal(a, b)
     # A new head on the same preset starts fresh.
     fresh = ImageClassifier.from_preset(path, num_classes=5)

@@ -6,15 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_cpc.training import (
-    Timer,
-    exact_command,
-    hardware_info,
-    portable_path,
-    relative_to_data_root,
-    source_version,
-    write_json,
-)
+from keras_cpc.training import records
 
 
 def test_paths_are_relative_to_the_data_root_or_the_working_directory(tmp_path):
@@ -28,7 +20,7 @@ def test_paths_are_relative_to_the_data_root_or_the_working_directory(tmp_path):
         "--tmp", "/tmp/pytest-of-root/xyz/run",
         "--source", "tfds:cifar10", "--heldout-indices", "5-9", "--learning-rate", "2e-3",
     ]  # fmt: skip
-    assert relative_to_data_root(argv, root, cwd=cwd) == [
+    assert records.relative_to_data_root(argv, root, cwd=cwd) == [
         "--data", "$DATA/cifar10/train",
         "--eval-data=$DATA/fsdd/recordings",
         "--checkpoint-dir", "runs/simclr",
@@ -41,15 +33,15 @@ def test_paths_are_relative_to_the_data_root_or_the_working_directory(tmp_path):
 
 def test_data_root_comes_from_the_environment_then_home_data(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_CPC_DATA", str(tmp_path))
-    assert portable_path(tmp_path / "fsdd", cwd="/") == "$DATA/fsdd"
+    assert records.portable_path(tmp_path / "fsdd", cwd="/") == "$DATA/fsdd"
     monkeypatch.delenv("KERAS_CPC_DATA")
     home_data = os.path.expanduser("~/data/cifar10/train")
-    assert portable_path(home_data, cwd="/") == "$DATA/cifar10/train"
-    assert portable_path("~/data/cifar10/train", cwd="/") == "$DATA/cifar10/train"
+    assert records.portable_path(home_data, cwd="/") == "$DATA/cifar10/train"
+    assert records.portable_path("~/data/cifar10/train", cwd="/") == "$DATA/cifar10/train"
 
 
 def test_exact_command_can_be_pasted_back(tmp_path):
-    command = exact_command(
+    command = records.exact_command(
         tmp_path / "examples" / "pretrain_cpc.py",
         ["--data", str(tmp_path / "d" / "fsdd"), "--preset-name", "my preset"],
         data_root=tmp_path / "d",
@@ -62,21 +54,21 @@ def test_exact_command_can_be_pasted_back(tmp_path):
 
 def test_write_json_is_atomic_and_writes_numpy_values(tmp_path):
     path = tmp_path / "out" / "summary.json"
-    write_json(path, {"steps": np.int64(8), "loss": np.float32(0.5), "v": np.arange(2)})
+    records.write_json(path, {"steps": np.int64(8), "loss": np.float32(0.5), "v": np.arange(2)})
     assert json.loads(path.read_text()) == {"steps": 8, "loss": 0.5, "v": [0, 1]}
     with pytest.raises(TypeError, match="Expected JSON data.*received object"):
-        write_json(path, {"bad": object()})
+        records.write_json(path, {"bad": object()})
     # The failed write left the previous file whole, and no temporary file behind.
     assert json.loads(path.read_text())["steps"] == 8
     assert sorted(p.name for p in path.parent.iterdir()) == ["summary.json"]
 
 
 def test_hardware_source_and_timer():
-    info = hardware_info()
+    info = records.hardware_info()
     assert {"cpu", "cpu_cores_usable", "backend", "keras", "accelerators"} <= set(info)
     assert isinstance(info["accelerators"], list)
-    version = source_version()
+    version = records.source_version()
     assert version is None or len(version) == 40
-    with Timer() as timer:
+    with records.Timer() as timer:
         pass
     assert 0 <= timer.seconds < 1

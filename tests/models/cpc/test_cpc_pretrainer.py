@@ -4,21 +4,8 @@ import pytest
 
 from keras_cpc.losses import cpc as cpc_losses
 from keras_cpc.models import CPCBackbone, CPCPretrainer
+from tests.fixtures.backbones import tiny_cpc_backbone as tiny_backbone
 from tests.helpers import assert_matches_golden, set_deterministic_weights
-
-
-def tiny_backbone(**kwargs):
-    # 40 samples per frame: 800 samples -> 20 frames.
-    config = dict(
-        kernel_sizes=(10, 8, 4),
-        strides=(5, 4, 2),
-        encoder_dim=16,
-        context_dim=16,
-        normalization="layer",
-        sample_rate=8000,
-    )
-    config.update(kwargs)
-    return CPCBackbone(**config)
 
 
 def tone_clips(n, samples, rate=8000, hold=320, seed=0):

@@ -1,0 +1,169 @@
+"""The command-line side of a pretraining run: shared flags, schedule and fit, run record.
+
+The pretraining scripts in ``examples/`` differ in data and model; what they share (the
+optimiser flags and their defaults, warmup + cosine schedule, resumable fit, and the record of
+the run published with a preset) lives here so that every script records a run the same way.
+"""
+
+import argparse
+
+from keras_cpc.optimizers import (
+    OPTIMIZERS,
+    WarmupCosineDecay,
+    default_learning_rate,
+    default_weight_decay,
+    make_optimizer,
+)
+from keras_cpc.training.records import (
+    exact_command,
+    hardware_info,
+    relative_to_data_root,
+    source_version,
+)
+from keras_cpc.training.resumable import fit_resumable
+
+# Flags whose values are paths: the record writes them relative to the data root.
+PATH_FLAGS = ("data", "checkpoint_dir", "save_preset")
+# Flags that change nothing in the result, left out of the recorded hyperparameters.
+UNRECORDED_FLAGS = ("verbose",)
+_JIT = {"auto": "auto", "true": True, "false": False}
+
+
+def run_parser(description, *, epochs, batch_size, optimizer, learning_rate=None, unit="examples"):
+    """A parser holding the flags every pretraining script shares, for the script to extend.
+
+    The shared flags (schedule, optimiser, checkpoints, preset) form their own ``--help``
+    group, listed after the script's own flags.
+
+    Args:
+        description: the ``--help`` description (a script passes its docstring's first part).
+        epochs, batch_size, optimizer, learning_rate: the script's defaults (``learning_rate``
+            None: the optimiser's default for the batch size, `default_learning_rate`).
+        unit: what one training example is called in the help text ("images", "clips").
+
+    Returns:
+        An `argparse.ArgumentParser` whose ``--help`` shows the defaults.
+
+    Example:
+        >>> parser = run_parser("Pretrain.", epochs=30, batch_size=256, optimizer="adamw")
+        >>> parser.add_argument("--data")
+    """
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    add = parser.add_argument_group("training run").add_argument
+    rate = "peak of warmup + cosine" + ("" if learning_rate else " (default: per optimiser)")
+    add("--epochs", type=int, default=epochs)
+    add("--steps-per-epoch", type=int, help=f"default: one pass over the training {unit}")
+    add("--batch-size", type=int, default=batch_size)
+    add("--optimizer", default=optimizer, choices=OPTIMIZERS, help="adam: no decay")
+    add("--learning-rate", type=float, default=learning_rate, help=rate)
+    add("--weight-decay", type=float, help="default 0 for adam, else 1e-6")
+    add("--warmup-epochs", type=float, default=1.0)
+    add("--seed", type=int, default=0)
+    add("--jit-compile", default="auto", choices=tuple(_JIT))
+    add("--run-eagerly", action="store_true", help="no compiled step (debugging, tiny runs)")
+    add("--checkpoint-dir", help="resumable checkpoints and loss logs")
+    add("--save-preset", help="write the trained backbone as a preset here")
+    add("--preset-name", help="name in the model card (default: folder name)")
+    add("--overwrite", action="store_true", help="replace an existing preset")
+    add("--verbose", type=int, default=1, help="Keras fit verbosity (1 = bar)")
+    return parser
+
+
+def parse_run_flags(parser, argv=None):
+    """Parse, then fill the optimiser defaults in, so that the record holds the values used.
+
+    Args:
+        parser: a `run_parser` (with the script's flags, optionally ``--probe``).
+        argv: the arguments (None: ``sys.argv[1:]``).
+
+    Returns:
+        The `argparse.Namespace`, ``learning_rate`` and ``weight_decay`` never None.
+
+    Example:
+        >>> args = parse_run_flags(parser, ["--optimizer", "sgd"])
+    """
+    args = parser.parse_args(argv)
+    if getattr(args, "probe", False) and not args.save_preset:
+        raise SystemExit("--probe needs --save-preset (the probe reads the saved preset).")
+    args.learning_rate = args.learning_rate or default_learning_rate(
+        args.optimizer, args.batch_size
+    )
+    if args.weight_decay is None:
+        args.weight_decay = default_weight_decay(args.optimizer)
+    return args
+
+
+def fit_pretrainer(pretrainer, dataset, args, callbacks=None):
+    """Compile with the flags' optimiser on a warmup + cosine schedule, then `fit_resumable`.
+
+    Args:
+        pretrainer: an uncompiled pretrainer (any `keras.Model` whose loss is its own).
+        dataset: a `keras.utils.PyDataset` of known length (one epoch).
+        args: flags from `parse_run_flags`.
+        callbacks: extra Keras callbacks for `fit_resumable`.
+
+    Returns:
+        The summary of `fit_resumable`.
+
+    Example:
+        >>> summary = fit_pretrainer(pretrainer, batches, args)
+    """
+    steps = len(dataset) * args.epochs
+    # Warmup never outlasts the run (a smoke run of one epoch with two steps).
+    warmup = min(int(args.warmup_epochs * len(dataset)), steps)
+    schedule = WarmupCosineDecay(args.learning_rate, warmup, steps)
+    optimizer = make_optimizer(args.optimizer, schedule, args.weight_decay)
+    pretrainer.compile(
+        optimizer=optimizer, jit_compile=_JIT[args.jit_compile], run_eagerly=args.run_eagerly
+    )
+    return fit_resumable(
+        pretrainer, dataset, args.epochs, args.checkpoint_dir, args.verbose, callbacks=callbacks
+    )
+
+
+def run_record(script, argv, args, summary):
+    """What a preset publishes about the run that made it, with no path of this machine.
+
+    Args:
+        script: the script run (``__file__``).
+        argv: its arguments (None: ``sys.argv[1:]``).
+        args: the parsed flags; path flags are written relative to the data root.
+        summary: the summary of `fit_pretrainer` / `fit_resumable`.
+
+    Returns:
+        Metadata entries ``training_command``, ``source_commit``, ``seed``,
+        ``hyperparameters``, ``training`` and ``hardware``.
+
+    Example:
+        >>> metadata = {"description": "...", **run_record(__file__, argv, args, summary)}
+    """
+    hyperparameters = {
+        key: relative_to_data_root([value])[0] if key in PATH_FLAGS and value else value
+        for key, value in vars(args).items()
+        if key not in UNRECORDED_FLAGS
+    }
+    return {
+        "training_command": exact_command(script, argv),
+        "source_commit": source_version(),
+        "seed": args.seed,
+        "hyperparameters": hyperparameters,
+        "training": summary,
+        "hardware": hardware_info(),
+    }
+
+
+def optimizer_card_line(args, summary):
+    """The model card's line on optimiser and schedule, from the flags and the fit summary.
+
+    Example:
+        >>> optimizer_card_line(args, summary)
+        '- Optimiser: adamw, peak 0.001, weight decay 1e-06, batch 256, 30 epochs x 176 ...'
+    """
+    return (
+        f"- Optimiser: {args.optimizer}, peak {args.learning_rate:g}, weight decay "
+        f"{args.weight_decay:g}, batch {args.batch_size}, {summary['epochs']} epochs x "
+        f"{summary['steps_per_epoch']} steps = {summary['steps']} steps, warmup "
+        f"{args.warmup_epochs} epoch(s) then cosine"
+    )
