@@ -13,22 +13,131 @@ audio as wav/flac/ogg files at any rate (resampled to the preset's rate); an unr
 skipped with a warning naming it. ``probe`` runs `keras_cpc.evaluation.probe_preset` (preset,
 random-init and raw-input columns on a held-out split of DATA), or, given ``--test-dir``, a
 probe of the preset's features trained on one folder of class sub-folders and scored on another.
+
+``presets``, ``info`` and every ``--help`` import no backend (nor keras): they read the preset
+registry and JSON files only, and answer in a fraction of a second. The other commands import
+keras inside the command, after `main` has quietened the backends' start-up logs.
 """
 
 import argparse
+import contextlib
 import json
+import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
-from keras_cpc.data.folders import collect_files, list_class_folder
+# Log settings the backends read when first imported, applied only where the user set none:
+# TensorFlow's and XLA's C++ logs (oneDNN and CPU-feature notices, absl's "before
+# InitializeLog" line) at warnings and below, and gRPC's, which TensorFlow loads.
+QUIET_BACKEND_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "GRPC_VERBOSITY": "ERROR",
+    "GLOG_minloglevel": "2",
+}
+
+
+def quiet_backend_logs(environ=None):
+    """Set the `QUIET_BACKEND_ENV` defaults, keeping any value already set.
+
+    Only effective before a backend is imported, which is why `main` calls it first.
+
+    Args:
+        environ: the environment mapping to update; None means ``os.environ``.
+
+    Example:
+        >>> quiet_backend_logs()
+        >>> os.environ["TF_CPP_MIN_LOG_LEVEL"]
+        '2'
+    """
+    environ = os.environ if environ is None else environ
+    for name, value in QUIET_BACKEND_ENV.items():
+        environ.setdefault(name, value)
+
+
+# One abseil C++ log record: severity, date, time (seconds since the epoch before abseil is
+# initialised: ``00:00:1796004725.76``), thread, source location.
+_ABSL_RECORD = re.compile(r"^([IWEF])\d{4} [\d:.]+\s+\d+ \S+:\d+\] ")
+_ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called"
+
+
+def filter_backend_log(text, min_level):
+    """The lines of ``text`` that a ``TF_CPP_MIN_LOG_LEVEL`` of ``min_level`` lets through.
+
+    Abseil records (``I0000 00:00:... port.cc:153] ...``) below ``min_level`` (0 info,
+    1 warning, 2 error, 3 fatal) are dropped with their continuation lines (every line up to
+    the next record), and so is abseil's "before InitializeLog" notice; every other line is
+    kept.
+
+    Args:
+        text: what the backend wrote to stderr.
+        min_level: the lowest severity kept, as ``TF_CPP_MIN_LOG_LEVEL`` counts it.
+
+    Example:
+        >>> filter_backend_log("I0000 00:00:17.1  7 port.cc:153] oneDNN on.\nkept\n", 2)
+        'kept\n'
+    """
+    kept, dropping = [], False
+    for line in text.splitlines(keepends=True):
+        record = _ABSL_RECORD.match(line)
+        if record:
+            dropping = "IWEF".index(record.group(1)) < min_level
+        elif line.startswith(_ABSL_PREAMBLE):
+            if min_level > 0:
+                continue
+            dropping = False
+        if not dropping:
+            kept.append(line)
+    return "".join(kept)
+
+
+@contextlib.contextmanager
+def _backend_import_logs_filtered():
+    """Filter what the backend writes to stderr (file descriptor 2) while it is imported.
+
+    TensorFlow 2.21 logs through abseil before abseil is initialised, and such records reach
+    stderr whatever ``TF_CPP_MIN_LOG_LEVEL`` says (abseil-cpp #1718): the oneDNN notice, twice,
+    on every run. So the import writes into a temporary file, and what `filter_backend_log`
+    keeps is written back. Nothing is captured once keras is imported (a second `main` call).
+    """
+    if "keras" in sys.modules:
+        yield
+        return
+    level_text = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")
+    min_level = int(level_text) if level_text.isdigit() else 0
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode(errors="replace")
+            sys.stderr.write(filter_backend_log(text, min_level))
+
+
+def import_backend_quietly():
+    """Import keras (and with it the backend) with the backend's start-up log filtered.
+
+    Example:
+        >>> import_backend_quietly()
+    """
+    with _backend_import_logs_filtered():
+        import keras  # noqa: F401
+
 
 # ---- commands ------------------------------------------------------------------------------
 
 
 def _cmd_presets(args):
-    from keras_cpc.presets import list_presets
+    import keras_cpc
 
-    listing = list_presets()
+    listing = keras_cpc.list_presets()
     if not listing:
         print("No presets found.")
         return 0
@@ -44,10 +153,14 @@ def _cmd_presets(args):
 
 
 def _cmd_info(args):
-    from keras_cpc import presets as preset_utils
+    import keras_cpc
+    from keras_cpc.presets.integrity import read_metadata
+    from keras_cpc.presets.resolve import resolve_preset
 
-    directory = preset_utils.resolve_preset(args.preset)
-    metadata = preset_utils.read_metadata(directory)
+    # Registered first so that an unknown name is answered with the full list of presets.
+    keras_cpc.register_shipped_presets()
+    directory = resolve_preset(args.preset)
+    metadata = read_metadata(directory)
     print(json.dumps({"directory": str(directory), **metadata}, indent=2))
     return 0
 
@@ -55,6 +168,7 @@ def _cmd_info(args):
 def _cmd_extract(args):
     import numpy as np
 
+    from keras_cpc.data.folders import collect_files
     from keras_cpc.evaluation import file_features, input_suffixes
     from keras_cpc.models import Backbone
 
@@ -75,6 +189,7 @@ def _folder_features(backbone, folder, args):
     """Features and labels of a class-folder tree (unreadable files skipped, with a warning)."""
     import numpy as np
 
+    from keras_cpc.data.folders import list_class_folder
     from keras_cpc.evaluation import file_features, input_suffixes
 
     files, labels, classes = list_class_folder(folder, input_suffixes(backbone))
@@ -169,9 +284,20 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point of the ``keras-cpc`` console script; returns the exit status."""
+    """Entry point of the ``keras-cpc`` console script; returns the exit status.
+
+    Args:
+        argv: the arguments after the program name; None reads ``sys.argv``.
+
+    Example:
+        >>> main(["presets"])
+        0
+    """
+    quiet_backend_logs()  # before any command imports a backend
     args = build_parser().parse_args(argv)
     try:
+        if args.run in (_cmd_extract, _cmd_probe):
+            import_backend_quietly()
         return args.run(args)
     except (ValueError, OSError, ImportError) as error:
         print(f"keras-cpc {args.command}: error: {error}", file=sys.stderr)

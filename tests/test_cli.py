@@ -1,13 +1,15 @@
 """The keras-cpc command, run in-process through `keras_cpc.cli.main`."""
 
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 
 from keras_cpc import presets as preset_utils
-from keras_cpc.cli import main
+from keras_cpc.cli import filter_backend_log, main, quiet_backend_logs
 from keras_cpc.models.audio_classifier import batch_waveforms
 from tests.fixtures.backbones import (
     AUDIO_RATE,
@@ -169,3 +171,61 @@ def test_probe_command_without_test_dir_runs_the_baselines(image_preset, tmp_pat
     summary = json.loads((tmp_path / "r.json").read_text())["summary"]
     assert summary["columns"] == ["preset", "random init", "raw pixels"]
     assert summary["accuracy"]["data classes"]["raw pixels"] == 1.0
+
+
+# ---- quick and quiet ------------------------------------------------------------------------
+
+BACKEND_MODULES = ("keras", "tensorflow", "jax", "torch")
+
+
+def test_listing_info_and_help_import_no_backend(image_preset):
+    # A fresh interpreter (the preset folder comes through the environment): after each
+    # command, sys.modules must hold no backend and not keras.
+    commands = [["presets"], ["info", "cli_image"], ["--help"], ["extract", "--help"],
+                ["probe", "--help"]]  # fmt: skip
+    code = f"""
+import contextlib, io, sys
+from keras_cpc.cli import main
+for argv in {commands!r}:
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        try:
+            status = main(argv)
+        except SystemExit as exit:  # argparse's --help
+            status = exit.code
+    heavy = sorted(m for m in sys.modules if m.split(".")[0] in {BACKEND_MODULES!r})
+    print(argv, status, heavy, "cli_image" in out.getvalue())
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    # presets and info name the preset; the help texts do not.
+    assert lines == [f"{argv} 0 [] {i < 2}" for i, argv in enumerate(commands)]
+    assert result.stderr == ""
+
+
+def test_quiet_backend_logs_keeps_what_the_user_set():
+    environ = {"TF_CPP_MIN_LOG_LEVEL": "0"}
+    quiet_backend_logs(environ)
+    assert environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+    assert environ["GRPC_VERBOSITY"] == "ERROR"
+
+
+def test_filter_backend_log_drops_records_below_the_level():
+    text = (
+        "a line of the program's own\n"
+        "WARNING: All log messages before absl::InitializeLog() is called are written to "
+        "STDERR\n"
+        "I0000 00:00:1796004510.746059   15250 port.cc:153] oneDNN custom operations are on.\n"
+        "I0000 00:00:1796004510.8   15250 cpu_feature_guard.cc:227] This binary is optimized.\n"
+        "To enable the following instructions: AVX2\n"
+        "E0000 00:00:1796004510.9   15250 cuda_dnn.cc:8] Unable to register cuDNN factory\n"
+        "continued\n"
+    )
+    # A line after a record belongs to it (TensorFlow's multi-line notices) and goes with it.
+    assert filter_backend_log(text, 2) == (
+        "a line of the program's own\n"
+        "E0000 00:00:1796004510.9   15250 cuda_dnn.cc:8] Unable to register cuDNN factory\n"
+        "continued\n"
+    )
+    assert filter_backend_log(text, 0) == text
+    assert filter_backend_log(text, 3) == "a line of the program's own\n"

@@ -5,74 +5,71 @@ Each model family registers its shipped presets from below (``register_presets``
 names), `registry`, `resolve`, `integrity` (sha256), `serialization` (safe deserialisation),
 `weights` (sharded weights, head variables), `atomic` (directory swap), `saving`, `loading`,
 `card` (the model card).
+
+The names below are loaded on first use (PEP 562): registering, listing and resolving presets
+(`layout`, `registry`, `resolve`, `integrity`) is plain JSON and never imports keras, so the
+``keras-cpc presets`` and ``info`` commands start without a backend; loading, saving and
+(de)serialisation import keras when first asked for.
+
+Example:
+    >>> from keras_cpc.presets import list_presets  # no keras import
+    >>> from keras_cpc.presets import load_backbone  # imports keras
 """
 
-from keras_cpc.presets.card import model_card, probe_table_markdown
-from keras_cpc.presets.integrity import read_metadata, sha256_of, verified_file
-from keras_cpc.presets.layout import (
-    CONFIG_FILE,
-    DEFAULT_MAX_SHARD_SIZE,
-    METADATA_FILE,
-    PRESETS_PATH_ENV,
-    README_FILE,
-    SHARDED_WEIGHTS_FILE,
-    TASK_CONFIG_FILE,
-    TASK_WEIGHTS_FILE,
-    WEIGHTS_FILE,
-    PresetExistsError,
-)
-from keras_cpc.presets.loading import TaskParts, load_backbone, load_task_parts
-from keras_cpc.presets.registry import (
-    class_matches,
-    list_presets,
-    register_presets,
-    registered_presets,
-    shipped_presets_dirs,
-)
-from keras_cpc.presets.resolve import resolve_preset
-from keras_cpc.presets.saving import input_spec_of, save_preset
-from keras_cpc.presets.serialization import deserialize, resolve_class, serialize
-from keras_cpc.presets.weights import (
-    load_model_weights,
-    load_variables_h5,
-    save_variables_h5,
-    shard_names,
-    verified_weights,
-)
+import importlib
 
-__all__ = [
-    "CONFIG_FILE",
-    "DEFAULT_MAX_SHARD_SIZE",
-    "METADATA_FILE",
-    "PRESETS_PATH_ENV",
-    "PresetExistsError",
-    "README_FILE",
-    "SHARDED_WEIGHTS_FILE",
-    "TASK_CONFIG_FILE",
-    "TASK_WEIGHTS_FILE",
-    "TaskParts",
-    "WEIGHTS_FILE",
-    "class_matches",
-    "deserialize",
-    "input_spec_of",
-    "list_presets",
-    "load_backbone",
-    "load_model_weights",
-    "load_task_parts",
-    "load_variables_h5",
-    "model_card",
-    "probe_table_markdown",
-    "read_metadata",
-    "register_presets",
-    "registered_presets",
-    "resolve_class",
-    "resolve_preset",
-    "save_preset",
-    "save_variables_h5",
-    "serialize",
-    "sha256_of",
-    "shard_names",
-    "shipped_presets_dirs",
-    "verified_file",
-    "verified_weights",
-]
+# Public name -> the submodule that defines it.
+_EXPORTS = {
+    "model_card": "card",
+    "probe_table_markdown": "card",
+    "read_metadata": "integrity",
+    "sha256_of": "integrity",
+    "verified_file": "integrity",
+    "CONFIG_FILE": "layout",
+    "DEFAULT_MAX_SHARD_SIZE": "layout",
+    "METADATA_FILE": "layout",
+    "PRESETS_PATH_ENV": "layout",
+    "README_FILE": "layout",
+    "SHARDED_WEIGHTS_FILE": "layout",
+    "TASK_CONFIG_FILE": "layout",
+    "TASK_WEIGHTS_FILE": "layout",
+    "WEIGHTS_FILE": "layout",
+    "PresetExistsError": "layout",
+    "TaskParts": "loading",
+    "load_backbone": "loading",
+    "load_task_parts": "loading",
+    "class_matches": "registry",
+    "list_presets": "registry",
+    "register_presets": "registry",
+    "registered_presets": "registry",
+    "shipped_presets_dirs": "registry",
+    "resolve_preset": "resolve",
+    "input_spec_of": "saving",
+    "save_preset": "saving",
+    "deserialize": "serialization",
+    "resolve_class": "serialization",
+    "serialize": "serialization",
+    "load_model_weights": "weights",
+    "load_variables_h5": "weights",
+    "save_variables_h5": "weights",
+    "shard_names": "weights",
+    "verified_weights": "weights",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    submodule = _EXPORTS.get(name)
+    if submodule is None:
+        raise AttributeError(
+            f"module 'keras_cpc.presets' has no attribute {name!r}; expected one of "
+            f"{', '.join(__all__)} or a submodule."
+        )
+    value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

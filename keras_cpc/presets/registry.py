@@ -6,13 +6,14 @@ families: the arrow runs from models to presets only. Preset directories are fou
 folders listed in ``KERAS_CPC_PRESETS_PATH`` (``os.pathsep``-separated), then under the shipped
 ``presets/`` folder (inside the installed package as ``keras_cpc/_presets``, or the top-level
 ``presets/`` of a source checkout).
+
+Nothing here imports keras at module level: registering and listing presets is plain JSON and
+dicts, so ``keras-cpc presets`` answers without loading a backend.
 """
 
 import contextlib
 import os
 from pathlib import Path
-
-import keras
 
 from keras_cpc.presets.layout import CONFIG_FILE, METADATA_FILE, PRESETS_PATH_ENV, read_json
 
@@ -167,6 +168,10 @@ def class_matches(registered_name, base_cls):
         return True
     if registered_name is None:
         return False
+    # Imported here, not at the top: listing presets (the `keras-cpc presets` command) must not
+    # load a backend, and a caller with a Keras class in hand has imported keras already.
+    import keras
+
     if registered_name == keras.saving.get_registered_name(base_cls):
         return True
     found = keras.saving.get_registered_object(registered_name)
