@@ -107,7 +107,11 @@ def _backend_import_logs_filtered():
     level_text = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")
     min_level = int(level_text) if level_text.isdigit() else 0
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to filter (a closed descriptor 2)
+        yield
+        return
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:

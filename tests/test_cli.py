@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -229,3 +230,15 @@ def test_filter_backend_log_drops_records_below_the_level():
     )
     assert filter_backend_log(text, 0) == text
     assert filter_backend_log(text, 3) == "a line of the program's own\n"
+
+
+def test_cli_startup_benchmark_runs(image_preset):
+    # One timed run per command, no time limit (the machine may be busy): the benchmark's own
+    # check that no backend module is imported must pass.
+    script = Path(__file__).parent.parent / "benchmarks" / "cli_startup.py"
+    command = [sys.executable, str(script), "--repeats", "1", "--target", "0"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    rows = result.stdout.strip().splitlines()[1:]
+    assert len(rows) == 4 and all(row.endswith(" s  none") for row in rows), rows
+    assert "keras-cpc info cli_image" in result.stdout

@@ -114,3 +114,17 @@ def test_family_files_read_alone_register_the_same_entries(monkeypatch):
     keras_cpc.register_shipped_presets()
     assert registry.registered_presets() == before
     assert len(keras_cpc._REGISTERED_FILES) == len(family_modules)
+
+
+def test_family_preset_files_import_only_the_presets_package():
+    # They run on their own, without keras_cpc.models, whenever presets are listed.
+    files = sorted((PACKAGE.parent / "models").glob("*/*_presets.py"))
+    assert files
+    for path in files:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert re.fullmatch(r"keras_cpc\.presets(\.registry)?", node.module or ""), (
+                    f"{path.name}:{node.lineno} imports from {node.module}"
+                )
+            assert not isinstance(node, ast.Import), f"{path.name}:{node.lineno} imports"

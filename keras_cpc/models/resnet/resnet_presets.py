@@ -4,6 +4,10 @@ Each entry: ``{"metadata": {"description", "params", "path"}}``, registered belo
 ``keras_cpc>ResNetBackbone`` (the registry is filled from here, as in keras-hub). The files
 live in the top-level ``presets/<name>/`` folder (shipped inside the wheel). Each model card
 (``presets/<name>/README.md``) gives the command, data, wall time and probe results.
+
+Plain dicts that import only ``keras_cpc.presets``: `keras_cpc.register_shipped_presets` runs
+this file on its own (without ``keras_cpc.models``, so without keras) for ``keras-cpc
+presets``; importing anything heavier here would load a backend for every listing.
 """
 
 from keras_cpc.presets import register_presets
