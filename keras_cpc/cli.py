@@ -303,6 +303,12 @@ def main(argv=None):
         if args.run in (_cmd_extract, _cmd_probe):
             import_backend_quietly()
         return args.run(args)
+    except BrokenPipeError:
+        # The reader went away (``keras-cpc presets | head``): stop quietly, and point stdout
+        # at /dev/null so that Python's flush at exit does not raise again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, OSError, ImportError) as error:
         print(f"keras-cpc {args.command}: error: {error}", file=sys.stderr)
         return 2
