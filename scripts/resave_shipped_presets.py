@@ -124,6 +124,11 @@ def objective_lines(metadata):
 def new_metadata(name, old, probe_dir):
     metadata = portable({k: v for k, v in old.items() if k != "files"}, name)
     hyper = metadata["hyperparameters"]
+    # The output folders as the recorded command names them.
+    if hyper.get("checkpoint_dir"):
+        hyper["checkpoint_dir"] = "runs/" + Path(hyper["checkpoint_dir"]).name
+    if hyper.get("save_preset"):
+        hyper["save_preset"] = f"presets/{name}"
     if hyper.get("optimizer") == "adam" and "prediction_steps" not in hyper:
         # The SimCLR script's old "adam" built AdamW; "adam" now means plain Adam.
         hyper["optimizer"] = "adamw"
