@@ -66,20 +66,8 @@ def register_shipped_presets():
 
 
 def list_presets(backbone_cls=None):
-    """Available presets with their descriptions: ``{name: info}``; imports no backend.
-
-    `keras_cpc.presets.list_presets` after `register_shipped_presets`: ``info`` holds
-    ``description``, ``params``, ``class_name``, ``path`` and ``directory``.
-
-    Args:
-        backbone_cls: only list presets whose backbone is this class or a subclass of it;
-            None lists every preset.
-
-    Example:
-        >>> import keras_cpc
-        >>> for name, info in keras_cpc.list_presets().items():
-        ...     print(name, info["description"])
-    """
+    """`keras_cpc.presets.list_presets` (same arguments and result) after
+    `register_shipped_presets`, so that listing imports no backend and no model module."""
     from keras_cpc.presets.registry import list_presets as registry_listing
 
     register_shipped_presets()
