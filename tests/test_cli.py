@@ -71,7 +71,8 @@ def test_extract_images_matches_predict(image_preset, tmp_path, capsys):
     )
     assert code == 0
     captured = capsys.readouterr()
-    assert "extract" in captured.err and "3/3" in captured.err  # tqdm progress bar
+    # A tqdm bar that says what it counts: 5 images (in 3 batches of at most 2).
+    assert "extract" in captured.err and "5/5" in captured.err and "image/s" in captured.err
     features = np.load(output)
     expected = keras.ops.convert_to_numpy(image_preset.predict(images, verbose=0))
     np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-6)
@@ -95,6 +96,60 @@ def test_extract_audio_resamples_to_preset_rate(tmp_path):
     expected = backbone.predict(batch_waveforms(reread, 16000, AUDIO_RATE), verbose=0)
     assert features.shape == (2, backbone.output_dim)
     np.testing.assert_allclose(features, keras.ops.convert_to_numpy(expected), rtol=1e-5, atol=1e-6)
+
+
+def test_extract_skips_nan_and_too_short_clips_and_names_them(tmp_path, capsys):
+    # The library refuses both (a NaN embedding; no frame for a clip shorter than the
+    # receptive field): the CLI skips the files with one warning naming each, instead of
+    # writing NaN or a zero-padded embedding.
+    import soundfile
+
+    backbone = tiny_audio_backbone(seed=5)
+    preset = backbone.save_to_preset(tmp_path / "cli_audio")
+    rng = np.random.default_rng(0)
+    good = 0.1 * rng.standard_normal(3200).astype("float32")
+    nan = good.copy()
+    nan[10] = np.nan
+    soundfile.write(tmp_path / "good.wav", good, AUDIO_RATE)
+    soundfile.write(tmp_path / "nan.wav", nan, AUDIO_RATE, subtype="FLOAT")
+    soundfile.write(tmp_path / "short.wav", good[:5], AUDIO_RATE)  # < min_samples (8)
+    files = [str(tmp_path / f"{n}.wav") for n in ("nan", "good", "short")]
+    output = tmp_path / "audio.npy"
+    with pytest.warns(UserWarning) as record:
+        assert main(["extract", str(preset), *files, "--output", str(output), "--quiet"]) == 0
+    text = " ".join(str(w.message) for w in record)
+    assert "nan.wav (NaN or infinite samples)" in text
+    assert "short.wav (too short: 5 samples" in text
+    features = np.load(output)
+    assert features.shape == (1, backbone.output_dim) and np.isfinite(features).all()
+    assert output.with_suffix(".files.txt").read_text().splitlines() == [files[1]]
+    assert "skipped 2 unreadable" in capsys.readouterr().out
+
+
+def test_extract_feeds_audio_as_the_preset_was_trained(tmp_path):
+    # The preset records its audio normalisation (peak 1.0 for the FSDD preset): extract
+    # applies it, so the CLI's features are those of the probe and of training.
+    import soundfile
+
+    from keras_cpc.data.audio import normalize
+
+    backbone = tiny_audio_backbone(seed=5)
+    preset = backbone.save_to_preset(
+        tmp_path / "peak", metadata={"preprocessing": {"normalization": "peak"}}
+    )
+    clip = 0.1 * np.random.default_rng(1).standard_normal(3200).astype("float32")
+    soundfile.write(tmp_path / "clip.wav", clip, AUDIO_RATE, subtype="FLOAT")
+    output = tmp_path / "out.npy"
+    assert (
+        main(
+            ["extract", str(preset), str(tmp_path / "clip.wav"), "--output", str(output), "--quiet"]
+        )
+        == 0
+    )
+    expected = backbone.predict(normalize(clip, "peak")[None], verbose=0)
+    np.testing.assert_allclose(np.load(output), expected, rtol=1e-5, atol=1e-6)
+    unnormalised = backbone.predict(clip[None], verbose=0)
+    assert not np.allclose(np.load(output), unnormalised, rtol=1e-3)
 
 
 def test_probe_command(tmp_path):

@@ -25,14 +25,15 @@ def input_suffixes(backbone):
     return AUDIO_SUFFIXES if is_audio_backbone(backbone) else IMAGE_SUFFIXES
 
 
-def image_features(backbone, images, batch_size=128, verbose=0):
+def image_features(backbone, images, batch_size=128, progress=False, desc="features"):
     """Pooled embeddings of uint8 images (pixel scaling is part of the preset).
 
     Args:
         backbone: an image backbone (e.g. `ResNetBackbone`).
         images: uint8 array ``(n, height, width, 3)``.
         batch_size: images per forward pass.
-        verbose: ``Model.predict``'s progress setting (0 silent, 1 a bar).
+        progress: show a tqdm bar over the images on stderr (None: only on a terminal).
+        desc: the bar's label, e.g. which model the features come from.
 
     Returns:
         float32 array ``(n, backbone.output_dim)``.
@@ -40,11 +41,25 @@ def image_features(backbone, images, batch_size=128, verbose=0):
     Example:
         >>> features = image_features(backbone, images, batch_size=256)
     """
-    features = backbone.predict(images, batch_size=batch_size, verbose=verbose)
-    return np.asarray(features, dtype="float32")
+    if int(batch_size) < 1:
+        raise ValueError(f"Expected a batch size >= 1; received {batch_size}.")
+    batch_size = int(batch_size)
+    # Checked once for the whole array (clear errors before anything is traced); the batches
+    # then go through the compiled predict step, reused from batch to batch.
+    backbone.check_inputs(images)
+    disable = None if progress is None else not progress
+    outputs = []
+    with tqdm(total=len(images), desc=desc, unit="image", disable=disable, file=sys.stderr) as bar:
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size]
+            outputs.append(np.asarray(backbone.predict_on_batch(batch), dtype="float32"))
+            bar.update(len(batch))
+    if not outputs:
+        return np.zeros((0, backbone.output_dim), "float32")
+    return np.concatenate(outputs)
 
 
-def audio_features(backbone, clips, batch_size=128, progress=False):
+def audio_features(backbone, clips, batch_size=128, progress=False, desc="features"):
     """Pooled embeddings of variable-length clips at the backbone's rate.
 
     Clips are batched by length (shortest first) so that a batch holds little padding; the
@@ -54,7 +69,8 @@ def audio_features(backbone, clips, batch_size=128, progress=False):
         backbone: an audio backbone (e.g. `CPCBackbone`), which has a ``sample_rate``.
         clips: list of 1-D float waveforms already at ``backbone.sample_rate``.
         batch_size: clips per forward pass.
-        progress: show a tqdm bar over batches on stderr (None: only on a terminal).
+        progress: show a tqdm bar over the clips on stderr (None: only on a terminal).
+        desc: the bar's label.
 
     Returns:
         float32 array ``(len(clips), backbone.output_dim)``, in the order of ``clips``.
@@ -66,20 +82,21 @@ def audio_features(backbone, clips, batch_size=128, progress=False):
         raise ValueError("Expected at least one clip; received none.")
     order = np.argsort([len(c) for c in clips])
     features = [None] * len(clips)
-    starts = range(0, len(order), batch_size)
     # tqdm's disable=None shows the bar on a terminal only.
     disable = None if progress is None else not progress
-    for start in tqdm(starts, desc="features", disable=disable, file=sys.stderr):
-        rows = order[start : start + batch_size]
-        inputs = batch_waveforms(
-            [clips[i] for i in rows],
-            backbone.sample_rate,
-            backbone.sample_rate,
-            min_samples=getattr(backbone, "min_samples", 1),
-        )
-        output = keras.ops.convert_to_numpy(backbone(inputs, training=False))
-        for row, value in zip(rows, output):
-            features[row] = value
+    with tqdm(total=len(clips), desc=desc, unit="clip", disable=disable, file=sys.stderr) as bar:
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            inputs = batch_waveforms(
+                [clips[i] for i in rows],
+                backbone.sample_rate,
+                backbone.sample_rate,
+                min_samples=getattr(backbone, "min_samples", 1),
+            )
+            output = keras.ops.convert_to_numpy(backbone(inputs, training=False))
+            for row, value in zip(rows, output):
+                features[row] = value
+            bar.update(len(rows))
     return np.stack(features).astype("float32")
 
 
@@ -134,8 +151,11 @@ def usable_files(backbone, files):
         keep, _ = readable_images(files)
         return [files[i] for i in keep]
     kept, skipped = [], []
+    min_samples = getattr(backbone, "min_samples", 0)
     for path in files:
-        problem = audio_problem(path, sample_rate=backbone.sample_rate)
+        # Too short for one frame: the model refuses such a clip, so the file is skipped here
+        # rather than padded with zeros into a made-up embedding.
+        problem = audio_problem(path, sample_rate=backbone.sample_rate, min_samples=min_samples)
         if problem is None:
             kept.append(path)
         else:
@@ -144,19 +164,40 @@ def usable_files(backbone, files):
     return kept
 
 
+def audio_normalization(backbone):
+    """The normalisation the preset's clips were trained with (None: samples as they are).
+
+    Read from the preset's recorded preprocessing (``metadata.json``), so that features of
+    files are those of the probe and of training (e.g. peak 1.0 for the FSDD CPC preset).
+    """
+    preprocessing = getattr(backbone, "preset_preprocessing", None) or {}
+    return preprocessing.get("normalization")
+
+
 def _read_inputs(files, backbone):
-    """The backbone input for ``files``: an image array or a padded waveform batch."""
-    if is_audio_backbone(backbone):
+    """``(inputs, kept, skipped)``: the backbone input for the usable ``files`` among these.
+
+    Images: an array. Audio: a padded waveform batch; clips whose decoded samples are not
+    finite are left out and returned in ``skipped`` with the reason.
+    """
+    if not is_audio_backbone(backbone):
+        height, width = backbone.get_config().get("image_shape", (None, None, 3))[:2]
+        images = read_images(files, image_size=(height, width) if height and width else None)
+        return images, list(files), []
+    normalization = audio_normalization(backbone)
+    clips, kept, skipped = [], [], []
+    for path in files:
         # Down-mixed to mono and resampled to the preset's rate file by file.
-        clips = [load_audio(path, sample_rate=backbone.sample_rate)[0] for path in files]
-        return batch_waveforms(
-            clips,
-            backbone.sample_rate,
-            backbone.sample_rate,
-            min_samples=getattr(backbone, "min_samples", 1),
-        )
-    height, width = backbone.get_config().get("image_shape", (None, None, 3))[:2]
-    return read_images(files, image_size=(height, width) if height and width else None)
+        clip = load_audio(path, sample_rate=backbone.sample_rate, normalization=normalization)[0]
+        if np.isfinite(clip).all():
+            clips.append(clip)
+            kept.append(path)
+        else:
+            skipped.append((str(path), "NaN or infinite samples"))
+    if not clips:
+        return None, kept, skipped
+    inputs = batch_waveforms(clips, backbone.sample_rate, backbone.sample_rate)
+    return inputs, kept, skipped
 
 
 def file_features(backbone, files, batch_size=32, progress=True):
@@ -189,9 +230,25 @@ def file_features(backbone, files, batch_size=32, progress=True):
             f"Expected at least one readable file; none of the {len(files)} given can be "
             "used (see the warning above for each file and why)."
         )
-    outputs = []
+    outputs, used, skipped = [], [], []
     starts = range(0, len(kept), batch_size)
-    for start in tqdm(starts, desc="extract", unit="batch", disable=not progress, file=sys.stderr):
-        inputs = _read_inputs(kept[start : start + batch_size], backbone)
-        outputs.append(keras.ops.convert_to_numpy(backbone(inputs, training=False)))
-    return np.concatenate(outputs).astype("float32"), kept
+    unit = "clip" if is_audio_backbone(backbone) else "image"
+    with tqdm(
+        total=len(kept), desc="extract", unit=unit, disable=not progress, file=sys.stderr
+    ) as bar:
+        for start in starts:
+            inputs, batch_kept, batch_skipped = _read_inputs(
+                kept[start : start + batch_size], backbone
+            )
+            used += batch_kept
+            skipped += batch_skipped
+            if inputs is not None:
+                outputs.append(keras.ops.convert_to_numpy(backbone(inputs, training=False)))
+            bar.update(len(batch_kept) + len(batch_skipped))
+    warn_skipped("audio" if is_audio_backbone(backbone) else "image", skipped)
+    if not outputs:
+        raise ValueError(
+            f"Expected at least one usable file; none of the {len(files)} given can be used "
+            "(see the warnings above for each file and why)."
+        )
+    return np.concatenate(outputs).astype("float32"), used

@@ -204,8 +204,12 @@ def _audio_job(backbone, random_backbone, data, options):
     )
     show, batch_size = options["progress"], options["batch_size"]
     feature_sets = {
-        "preset": audio_features(backbone, clips, batch_size, progress=show),
-        "random init": audio_features(random_backbone, clips, batch_size, progress=show),
+        "preset": audio_features(
+            backbone, clips, batch_size, progress=show, desc="preset features"
+        ),
+        "random init": audio_features(
+            random_backbone, clips, batch_size, progress=show, desc="random-init features"
+        ),
         "MFCC mean+std": mfcc_features(clips, backbone.sample_rate),
     }
     protocols, split = audio_protocols(
@@ -231,6 +235,10 @@ def _image_data(backbone, data, options):
             f"images upsampled 8x8 -> {size}x{size} RGB"
         )
         train, test = limit_split(train, test, limit, seed)
+        # Only the rows probed go through the backbones.
+        keep = np.concatenate([train, test])
+        images, labels, raw = images[keep], labels[keep], raw[keep]
+        train, test = np.arange(len(train)), np.arange(len(train), len(keep))
         return images, labels, classes, train, test, raw, split, "digit (load_digits)"
     fraction = options["holdout_fraction"]
     folder = ImageFolder(data, image_size=(size, size))
@@ -250,9 +258,8 @@ def _image_data(backbone, data, options):
 
 def _image_job(backbone, random_backbone, data, options):
     images, labels, classes, train, test, raw, split, task = _image_data(backbone, data, options)
-    verbose = 0 if options["progress"] is False else "auto"
-    batch_size = options["batch_size"]
-    preset_features = image_features(backbone, images, batch_size, verbose)
+    show, batch_size = options["progress"], options["batch_size"]
+    preset_features = image_features(backbone, images, batch_size, show, desc="preset features")
     # Same architecture, random weights: assigned into the same model so its compiled
     # predict function is reused (one compilation instead of two).
     if [v.shape for v in backbone.weights] != [v.shape for v in random_backbone.weights]:
@@ -264,7 +271,9 @@ def _image_job(backbone, random_backbone, data, options):
         variable.assign(value)
     feature_sets = {
         "preset": preset_features,
-        "random init": image_features(backbone, images, batch_size, verbose),
+        "random init": image_features(
+            backbone, images, batch_size, show, desc="random-init features"
+        ),
         "raw pixels": raw.reshape(len(raw), -1).astype("float32"),
     }
     protocols = {task: [(labels, train, test)]}

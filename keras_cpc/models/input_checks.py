@@ -108,7 +108,9 @@ class InputChecks:
         """Raise a ValueError saying what was expected and received; subclasses implement."""
         raise NotImplementedError
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args, sample_rate=None, **kwargs):
+        if sample_rate is not None:
+            check_sample_rate(self, sample_rate)
         if not checking_inputs():
             return super().__call__(*args, **kwargs)
         inputs = args[0] if args else kwargs.get("inputs")
@@ -116,7 +118,18 @@ class InputChecks:
         with _inputs_checked():
             return super().__call__(*args, **kwargs)
 
-    def predict(self, x, *args, **kwargs):
+    def predict(self, x, *args, sample_rate=None, **kwargs):
+        """`keras.Model.predict` after the input checks.
+
+        Args:
+            x: the inputs (checked when they are arrays or tensors, not datasets).
+            sample_rate: audio models only: the rate of ``x`` in Hz, refused unless it is the
+                model's (a raw array carries no rate, so this is the only way to catch
+                audio at the wrong rate). ``None`` skips the check.
+            *args, **kwargs: passed to `keras.Model.predict`.
+        """
+        if sample_rate is not None:
+            check_sample_rate(self, sample_rate)
         if checking_inputs() and is_array_like(x):
             self.check_inputs(x, check_values=True)
             with _inputs_checked():
@@ -153,6 +166,28 @@ def check_backbone_modality(backbone, modality, owner):
 
 
 # ---- audio --------------------------------------------------------------------------------
+
+
+def check_sample_rate(model, sample_rate):
+    """Refuse audio at a rate other than the model's (``model.sample_rate`` or its backbone's).
+
+    Example:
+        >>> check_sample_rate(CPCBackbone(sample_rate=16000), 44100)  # ValueError
+    """
+    owner = type(model).__name__
+    expected = getattr(model, "sample_rate", None)
+    if expected is None:
+        expected = getattr(getattr(model, "backbone", None), "sample_rate", None)
+    if expected is None:
+        raise ValueError(
+            f"{owner} takes images, not audio: `sample_rate` applies to audio models only; "
+            f"received sample_rate={sample_rate!r}."
+        )
+    if isinstance(sample_rate, bool) or not float(sample_rate) == int(expected):
+        raise ValueError(
+            f"This {owner} expects audio at {int(expected)} Hz; received audio at "
+            f"{sample_rate} Hz. Resample it first (keras_cpc.data.resample)."
+        )
 
 
 def check_waveform_values(waveform, owner):

@@ -32,6 +32,9 @@ def load_backbone(base_cls, preset, load_weights=True, **overrides):
     backbone = deserialize(config, base_cls, f"{directory / CONFIG_FILE}", **overrides)
     if weights_path is not None:
         load_model_weights(backbone, weights_path)
+    # How the preset's inputs were prepared (audio normalisation, image size), so that file
+    # readers such as `keras-cpc extract` feed it as it was trained. Set untracked: plain data.
+    object.__setattr__(backbone, "preset_preprocessing", dict(metadata.get("preprocessing") or {}))
     return backbone
 
 

@@ -61,6 +61,33 @@ def test_int16_pcm_is_scaled_like_float():
     np.testing.assert_allclose(_np(backbone(masked)), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("entry", ["predict", "call", "encode"])
+def test_audio_at_the_wrong_rate_is_refused_and_the_model_still_works(entry):
+    # A raw array carries no rate: the caller states it, and a mismatch is refused (a 44.1 kHz
+    # clip given to an 8 kHz preset would otherwise give features at cosine 0.6 to the right ones).
+    backbone = tiny_audio_backbone()
+    classifier = AudioClassifier(backbone, num_classes=2)
+    good = audio_batch(2, samples=400)
+    expected = backbone.predict(good, verbose=0)
+    rate = backbone.sample_rate
+    for model in (backbone, classifier) if entry != "encode" else (backbone,):
+        run = {"predict": model.predict, "call": model, "encode": getattr(model, "encode", None)}
+        message = rf"expects audio at {rate} Hz; received audio at 44100 Hz. Resample"
+        with pytest.raises(ValueError, match=message):
+            run[entry](good, sample_rate=44100)
+        # The right rate is accepted and changes nothing.
+        np.testing.assert_allclose(
+            _np(model.predict(good, sample_rate=rate, verbose=0)),
+            _np(model.predict(good, verbose=0)),
+            rtol=1e-6,
+        )
+    with pytest.raises(ValueError, match="ImageClassifier takes images, not audio"):
+        ImageClassifier(tiny_image_backbone(), num_classes=2).predict(
+            image_batch(2), sample_rate=8000
+        )
+    np.testing.assert_allclose(backbone.predict(good, verbose=0), expected, rtol=1e-6)
+
+
 @pytest.mark.parametrize("entry", ["predict", "call"])
 def test_bad_images_are_refused_and_the_model_still_works(entry):
     backbone = tiny_image_backbone()
