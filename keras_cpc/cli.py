@@ -7,12 +7,17 @@ Thin: parses arguments and calls the library. Usage::
     keras-cpc extract PRESET FILES_OR_DIRS... --output features.npy [--batch-size 32]
     keras-cpc probe PRESET [DATA] [--output-dir DIR] [--limit N]
     keras-cpc probe PRESET TRAIN_DIR --test-dir DIR [--output results.json]
+    keras-cpc convert SOURCE OUTPUT_DIR [--format auto|simclr_tf1|cpc_audio]
+                      [--reference reference_outputs.npz] [--name NAME]
 
 PRESET is a preset name or a preset directory. Images go in as files (png, jpg, bmp, gif);
 audio as wav/flac/ogg files at any rate (resampled to the preset's rate); an unreadable file is
 skipped with a warning naming it. ``probe`` runs `keras_cpc.evaluation.probe_preset` (preset,
 random-init and raw-input columns on a held-out split of DATA), or, given ``--test-dir``, a
 probe of the preset's features trained on one folder of class sub-folders and scored on another.
+``convert`` turns an official SimCLR TF1 or CPC_audio checkpoint into a preset
+(`keras_cpc.models.convert_checkpoint`). Remote presets (official weights) are listed with
+their cache state; ``info`` on one that is not downloaded yet prints its registry entry.
 
 ``presets``, ``info`` and every ``--help`` import no backend (nor keras): they read the preset
 registry and JSON files only, and answer in a fraction of a second. The other commands import
@@ -149,7 +154,11 @@ def _cmd_presets(args):
     for name, info in listing.items():
         params = f"{info['params']:,}" if info.get("params") else "?"
         class_name = (info.get("class_name") or "?").split(">")[-1]
-        rows.append((name, class_name, params, info.get("description") or ""))
+        description = info.get("description") or ""
+        if info.get("remote"):
+            state = "cached" if info.get("cached") else "downloaded and converted on first use"
+            description = f"[remote: {state}] {description}"
+        rows.append((name, class_name, params, description))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3])
@@ -163,6 +172,17 @@ def _cmd_info(args):
 
     # Registered first so that an unknown name is answered with the full list of presets.
     keras_cpc.register_shipped_presets()
+    info = keras_cpc.list_presets().get(args.preset, {})
+    if info.get("remote") and not info.get("cached"):
+        # Not downloaded yet: say what from_preset would fetch instead of fetching it.
+        from keras_cpc.presets.registry import registered_presets, remote_cache_dir
+        from keras_cpc.presets.remote import remote_urls
+
+        metadata = registered_presets()[args.preset]["metadata"]
+        urls = [url for url, _ in remote_urls(metadata["remote"])]
+        cache = str(remote_cache_dir(args.preset))
+        print(json.dumps({"cached": False, "cache": cache, "urls": urls, **metadata}, indent=2))
+        return 0
     directory = resolve_preset(args.preset)
     metadata = read_metadata(directory)
     print(json.dumps({"directory": str(directory), **metadata}, indent=2))
@@ -246,6 +266,43 @@ def _probe_protocols(args):
     return 0
 
 
+def _cmd_convert(args):
+    from keras_cpc.models.convert import convert_checkpoint
+
+    options = {"progress": not args.quiet}
+    if args.reference:
+        options["reference_outputs"] = args.reference
+    summary = convert_checkpoint(
+        args.source, args.output_dir, format=args.format, name=args.name, **options
+    )
+    print(f"Converted {args.source} ({summary['format']}) into {summary['preset_dir']}")
+    print(f"  mapped:  {_names_summary(summary.get('mapped'))}")
+    print(f"  skipped: {_names_summary(summary.get('skipped'))}")
+    differences = summary.get("max_relative_difference") or {}
+    if not isinstance(differences, dict):
+        differences = {"output": differences}
+    for output, value in differences.items():
+        print(f"  {output}: largest relative difference to the reference {value:.3g}")
+    return 0
+
+
+def _names_summary(names):
+    """``"<count> (<group> <count>, ...)"`` for checkpoint variable names, grouped by origin."""
+    if names is None:
+        return "?"
+    if isinstance(names, int):
+        return str(names)
+    groups = {}
+    for name in names:
+        # Converters list names, or tuples that start with the checkpoint's name.
+        name = name[0] if isinstance(name, (tuple, list)) else name
+        parts = re.split(r"[/.]", str(name))
+        key = "optimizer slots" if parts[-1] in ("Momentum", "optimizer") else parts[0]
+        groups[key] = groups.get(key, 0) + 1
+    detail = ", ".join(f"{key} {count}" for key, count in sorted(groups.items()))
+    return f"{len(names)} ({detail})" if names else "0"
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-cpc", description="Contrastive self-supervised presets for Keras 3."
@@ -284,6 +341,33 @@ def build_parser():
     probe.add_argument("--output-dir", help="write results.json and probe.png here")
     probe.add_argument("--quiet", action="store_true", help="no progress bar")
     probe.set_defaults(run=_cmd_probe)
+
+    convert = commands.add_parser(
+        "convert",
+        help="official SimCLR / CPC_audio checkpoint -> preset",
+        description="Convert an official checkpoint into a preset directory: a SimCLR TF1 "
+        "checkpoint (prefix model.ckpt-N, its .index file or its folder) or a CPC_audio .pt "
+        "file or training folder. Prints the variables mapped and skipped and, with "
+        "--reference, the largest relative difference of each output.",
+    )
+    convert.add_argument("source", help="checkpoint file, prefix or folder")
+    convert.add_argument("output_dir", help="new preset directory (must not exist)")
+    convert.add_argument(
+        "--format",
+        default="auto",
+        choices=("auto", "simclr_tf1", "cpc_audio"),
+        help="source format",
+    )
+    convert.add_argument(
+        "--reference", help="reference_outputs.npz of the official code, checked after conversion"
+    )
+    convert.add_argument(
+        "--name",
+        help="preset name for the card; a remote preset's name adds its source URL, "
+        "published numbers and options",
+    )
+    convert.add_argument("--quiet", action="store_true", help="no progress bar")
+    convert.set_defaults(run=_cmd_convert)
     return parser
 
 
@@ -300,7 +384,7 @@ def main(argv=None):
     quiet_backend_logs()  # before any command imports a backend
     args = build_parser().parse_args(argv)
     try:
-        if args.run in (_cmd_extract, _cmd_probe):
+        if args.run in (_cmd_extract, _cmd_probe, _cmd_convert):
             import_backend_quietly()
         return args.run(args)
     except BrokenPipeError:

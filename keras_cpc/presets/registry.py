@@ -7,6 +7,10 @@ folders listed in ``KERAS_CPC_PRESETS_PATH`` (``os.pathsep``-separated), then un
 ``presets/`` folder (inside the installed package as ``keras_cpc/_presets``, or the top-level
 ``presets/`` of a source checkout).
 
+A registered entry whose metadata holds a ``remote`` block is a remote preset: official weights
+fetched, converted and cached on first use under ``$KERAS_HOME/keras_cpc/remote/<name>/`` (see
+`keras_cpc.presets.remote`); listing one only looks at that folder.
+
 Nothing here imports keras at module level: registering and listing presets is plain JSON and
 dicts, so ``keras-cpc presets`` answers without loading a backend.
 """
@@ -47,6 +51,8 @@ def register_presets(presets, class_name):
                 f"Preset {name!r} must be registered as {{'metadata': {{...}}}}; received "
                 f"{entry!r}."
             )
+        if "remote" in entry.get("metadata", {}):
+            check_remote_spec(name, entry["metadata"]["remote"])
         declared = entry.get("class_name", class_name)
         if declared != class_name:
             raise ValueError(
@@ -64,6 +70,45 @@ def register_presets(presets, class_name):
         _REGISTRY[name] = registered
 
 
+def check_remote_spec(name, spec):
+    """Raise a ValueError naming what is wrong with the ``remote`` block of preset ``name``.
+
+    Args:
+        name: the preset name (for the message).
+        spec: the block: ``base_url``, ``files`` (each a dict with ``path`` and optionally
+            ``size``, ``sha256``, ``sha256_prefix``), ``source``, ``converter``
+            (``"module:function"``), optionally ``converter_options``, ``licence``,
+            ``published``.
+
+    Example:
+        >>> check_remote_spec("my_remote", spec)
+    """
+    problems = []
+    if not isinstance(spec, dict):
+        problems.append(f"a dict (received {type(spec).__name__})")
+        spec = {}
+    for key in ("base_url", "source", "converter"):
+        if not isinstance(spec.get(key), str) or not spec.get(key):
+            problems.append(f"a non-empty string '{key}'")
+    if ":" not in str(spec.get("converter", ":")):
+        problems.append("'converter' as 'package.module:function'")
+    files = spec.get("files")
+    if not isinstance(files, list) or not files:
+        problems.append("a non-empty list 'files'")
+        files = []
+    # Paths are joined to the cache folder: none may leave it.
+    items = [*files, {"path": spec.get("source")}]
+    for item in items:
+        path = item.get("path") if isinstance(item, dict) else None
+        if not isinstance(path, str) or ".." in path.split("/") or path.startswith("/"):
+            problems.append(f"relative file paths without '..' (received {item!r})")
+    if problems:
+        raise ValueError(
+            f"The 'remote' block of preset {name!r} must have {'; '.join(problems)}; received "
+            f"{spec!r}."
+        )
+
+
 def registered_presets():
     """The presets declared through `register_presets`: ``{name: entry}`` (a copy).
 
@@ -71,6 +116,36 @@ def registered_presets():
         >>> sorted(registered_presets())
     """
     return {name: dict(entry) for name, entry in _REGISTRY.items()}
+
+
+def keras_home():
+    """Keras' own data folder: ``$KERAS_HOME``, else ``~/.keras`` (as ``keras.utils.get_file``).
+
+    Example:
+        >>> keras_home() / "keras_cpc" / "remote"
+    """
+    return Path(os.environ.get("KERAS_HOME") or Path("~/.keras")).expanduser()
+
+
+def remote_cache_dir(name):
+    """Where the remote preset ``name`` is cached: downloads, records and the converted preset.
+
+    Args:
+        name: a registered remote preset name.
+
+    Example:
+        >>> remote_cache_dir("cpc_audio_librilight_60k") / "preset"
+    """
+    return keras_home() / "keras_cpc" / "remote" / name
+
+
+def remote_preset_dir(name):
+    """The converted preset of the remote preset ``name`` (it may not exist yet).
+
+    Example:
+        >>> (remote_preset_dir("cpc_audio_librilight_60k") / CONFIG_FILE).is_file()
+    """
+    return remote_cache_dir(name) / "preset"
 
 
 def shipped_presets_dirs():
@@ -108,6 +183,8 @@ def list_presets(backbone_cls=None):
     ``info`` holds ``description``, ``params``, ``class_name`` (registered class of the
     backbone), ``path`` (documentation slug, when registered) and ``directory`` (where the
     files are; None for a registered preset whose files are not shipped in this install).
+    A remote preset (official weights converted on first use) also has ``remote``: True and
+    ``cached``: whether its converted copy is already in the cache (then ``directory`` is it).
 
     Args:
         backbone_cls: only list presets whose backbone is this class or a subclass of it;
@@ -129,6 +206,11 @@ def list_presets(backbone_cls=None):
             "class_name": entry["class_name"],
             "directory": str(discovered[name]) if name in discovered else None,
         }
+        if metadata.get("remote") and name not in discovered:
+            cached = remote_preset_dir(name)
+            listing[name]["remote"] = True
+            listing[name]["cached"] = (cached / CONFIG_FILE).is_file()
+            listing[name]["directory"] = str(cached) if listing[name]["cached"] else None
     for name, directory in discovered.items():
         if name in listing:
             continue

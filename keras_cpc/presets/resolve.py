@@ -1,7 +1,8 @@
 """Turning a preset name or path into a preset directory, without leaving the presets folders.
 
-Preset names resolve to directories in the search folders of `shipped_presets_dirs`;
-everything else is a local directory path. Nothing is ever downloaded.
+Preset names resolve to directories in the search folders of `shipped_presets_dirs`, then to
+registered remote presets (downloaded and converted once into the cache by
+`keras_cpc.presets.remote`); everything else is a local directory path.
 """
 
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from keras_cpc.presets.layout import CONFIG_FILE, NAME_PATTERN
 from keras_cpc.presets.registry import list_presets, registered_presets, shipped_presets_dirs
+from keras_cpc.presets.remote import remote_spec, resolve_remote
 
 
 def resolve_preset(name_or_path):
@@ -17,7 +19,8 @@ def resolve_preset(name_or_path):
 
     A ``str`` without a path separator is a preset name; a ``os.PathLike`` or a ``str`` with a
     separator is a local directory. Names never leave the presets folders: ``..`` components
-    and symlinks pointing outside are refused.
+    and symlinks pointing outside are refused. A remote preset name (official weights) is
+    downloaded and converted on first use, then served from the cache.
 
     Args:
         name_or_path: a preset name (``"cpc_gru_fsdd_8khz"``) or a directory path.
@@ -58,6 +61,8 @@ def resolve_preset(name_or_path):
         if candidate.exists():
             _check_inside(candidate, root, name_or_path)
             return _check_preset_dir(candidate)
+    if remote_spec(name_or_path) is not None:
+        return resolve_remote(name_or_path)
     if name_or_path in registered_presets():
         raise FileNotFoundError(
             f"Preset {name_or_path!r} is registered, but its directory was not found in "

@@ -37,4 +37,85 @@ backbone_presets = {
     },
 }
 
+
+# Remote presets: the official SimCLR ImageNet checkpoints (TF1), downloaded from Google Cloud
+# Storage's public HTTPS endpoint and converted on first use (keras_cpc.presets.remote). The
+# checkpoints publish no hashes: each file's sha256 is recorded on first download.
+_SIMCLR_BASE_URL = "https://storage.googleapis.com/simclr-checkpoints/"
+_SIMCLR_CONVERTER = "keras_cpc.models.resnet.convert_simclr:convert_simclr_checkpoint"
+_SIMCLR_LICENCE = (
+    "Apache-2.0 (google-research/simclr; no separate licence statement for the weights found)"
+)
+_SIMCLR_SOURCE = (
+    "google-research/simclr tf2/colabs/imagenet_results.ipynb (the authors' re-evaluation of "
+    "the released checkpoints, ImageNet linear evaluation top-1)"
+)
+# ImageNet linear evaluation top-1 (%) of the released SimCLR v2 pretrained checkpoints.
+_SIMCLR_V2_TOP1 = {
+    "r50_1x_sk0": 71.7,
+    "r50_1x_sk1": 74.6,
+    "r50_2x_sk0": 75.4,
+    "r50_2x_sk1": 77.8,
+    "r101_1x_sk0": 73.7,
+    "r101_1x_sk1": 76.3,
+    "r101_2x_sk0": 77.0,
+    "r101_2x_sk1": 79.1,
+    "r152_1x_sk0": 74.6,
+    "r152_1x_sk1": 77.3,
+    "r152_2x_sk0": 77.4,
+    "r152_2x_sk1": 79.3,
+    "r152_3x_sk1": 79.9,
+}
+_SIMCLR_V1_TOP1 = {"1x": 69.0, "2x": 74.2, "4x": 76.6}
+
+
+def _simclr_remote(name, folder, step, description, top1, include_head):
+    prefix = f"{folder}/model.ckpt-{step}"
+    files = ["checkpoint", f"model.ckpt-{step}.index", f"model.ckpt-{step}.data-00000-of-00001"]
+    return {
+        "metadata": {
+            "description": f"{description}; ImageNet linear eval {top1}% top-1 (published)",
+            "params": None,
+            "path": name,
+            "remote": {
+                "base_url": _SIMCLR_BASE_URL,
+                "files": [{"path": f"{folder}/{name}"} for name in files],
+                "source": prefix,
+                "converter": _SIMCLR_CONVERTER,
+                "converter_options": {"include_head": include_head},
+                "licence": _SIMCLR_LICENCE,
+                "published": {
+                    "imagenet_linear_eval_top1": top1,
+                    "source": _SIMCLR_SOURCE,
+                },
+            },
+        },
+    }
+
+
+for _model, _top1 in _SIMCLR_V2_TOP1.items():
+    _depth, _width, _sk = _model.split("_")
+    _name = f"simclr_v2_{_model}_imagenet"
+    backbone_presets[_name] = _simclr_remote(
+        _name,
+        f"simclrv2/pretrained/{_model}",
+        250228,
+        f"SimCLR v2 ResNet-{_depth[1:]} {_width}"
+        + (" with selective kernels" if _sk == "sk1" else "")
+        + ", official ImageNet checkpoint with its 3-layer projection head",
+        _top1,
+        include_head=True,
+    )
+for _width, _top1 in _SIMCLR_V1_TOP1.items():
+    _name = f"simclr_v1_r50_{_width}_imagenet"
+    backbone_presets[_name] = _simclr_remote(
+        _name,
+        f"simclrv1/pretrain/{_width}",
+        225206,
+        f"SimCLR v1 ResNet-50 {_width}, official ImageNet checkpoint, no projection head "
+        "(not released)",
+        _top1,
+        include_head=False,
+    )
+
 register_presets(backbone_presets, "keras_cpc>ResNetBackbone")
