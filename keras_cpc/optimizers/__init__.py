@@ -7,10 +7,12 @@ from keras_cpc.optimizers.factory import (
     make_optimizer,
 )
 from keras_cpc.optimizers.lars import LARS
+from keras_cpc.optimizers.momentum_sgd import MomentumSGD
 from keras_cpc.optimizers.warmup_cosine import WarmupCosineDecay, scale_learning_rate
 
 __all__ = [
     "LARS",
+    "MomentumSGD",
     "OPTIMIZERS",
     "WarmupCosineDecay",
     "default_learning_rate",

@@ -141,7 +141,7 @@ def test_simclr_script_records_its_real_stem_optimizer_and_probe(tmp_path):
     metadata, card = read_record(preset, tmp_path)
     assert "(CIFAR stem, width 0.0625)" in metadata["description"]
     hyper = metadata["hyperparameters"]
-    assert hyper["optimizer"] == "sgd" and hyper["weight_decay"] == 1e-6
+    assert hyper["optimizer"] == "sgd" and hyper["weight_decay"] == 5e-4
     assert hyper["projection_layers"] == 2 and hyper["save_preset"] == "<local>/simclr_tiny"
     assert metadata["preprocessing"]["image_size"] == [16, 16]
     assert metadata["probe_results"]["columns"] == ["preset", "random init", "raw pixels"]

@@ -6,6 +6,7 @@ import pytest
 from keras_cpc.optimizers import (
     LARS,
     OPTIMIZERS,
+    MomentumSGD,
     WarmupCosineDecay,
     default_learning_rate,
     make_optimizer,
@@ -23,7 +24,8 @@ def test_each_name_builds_the_optimizer_it_names():
     lars = make_optimizer("lars", 0.1, weight_decay=1e-6)
     assert isinstance(lars, LARS) and lars.lars_weight_decay == 1e-6 and lars.momentum == 0.9
     sgd = make_optimizer("sgd", 0.1, weight_decay=0.0)
-    assert isinstance(sgd, keras.optimizers.SGD) and sgd.momentum == 0.9 and not sgd.weight_decay
+    assert isinstance(sgd, MomentumSGD) and sgd.momentum == 0.9 and not sgd.l2_weight_decay
+    assert make_optimizer("sgd", 0.1).l2_weight_decay == 5e-4  # the SGD recipe's
     assert make_optimizer("adamw", 1e-3).weight_decay == 1e-6  # the shipped recipes' default
 
 
@@ -40,5 +42,5 @@ def test_default_learning_rates_follow_the_scaling_rules():
     assert default_learning_rate("adamw", 256) == pytest.approx(1e-3)
     assert default_learning_rate("adam", 128) == pytest.approx(5e-4)
     assert default_learning_rate("lars", 512) == pytest.approx(0.075 * 512**0.5)
-    assert default_learning_rate("sgd", 512) == pytest.approx(0.2)
+    assert default_learning_rate("sgd", 512) == pytest.approx(0.06 * 2)
     assert set(OPTIMIZERS) == {"adamw", "adam", "lars", "sgd"}

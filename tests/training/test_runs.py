@@ -34,6 +34,6 @@ def test_run_record_has_portable_paths_and_no_verbosity(tmp_path, monkeypatch):
     assert set(record["hardware"]) >= {"cpu", "backend"}
     line = training.optimizer_card_line(args, summary)
     assert line == (
-        "- Optimiser: sgd, peak 0.003125, weight decay 1e-06, batch 8, 2 epochs x 3 steps = "
+        "- Optimiser: sgd, peak 0.001875, weight decay 0.0005, batch 8, 2 epochs x 3 steps = "
         "6 steps, warmup 1.0 epoch(s) then cosine"
     )
