@@ -130,7 +130,15 @@ def load_model_weights(model, weights_path):
 def save_backbone_weights(backbone, directory, max_shard_size):
     """Write ``model.weights.h5``, or shards listed by ``model.weights.json`` when larger than
     ``max_shard_size`` GiB (None: never shard)."""
-    size_gib = sum(keras.ops.convert_to_numpy(v).nbytes for v in backbone.weights) / 1024**3
+    # From shapes and dtypes: copying every variable to NumPy just to size it costs a copy of
+    # the model (and a NumPy 2 DeprecationWarning per variable on torch and TF tensors).
+    size_gib = (
+        sum(
+            int(np.prod(v.shape)) * np.dtype(keras.backend.standardize_dtype(v.dtype)).itemsize
+            for v in backbone.weights
+        )
+        / 1024**3
+    )
     if max_shard_size is not None and size_gib > max_shard_size:
         backbone.save_weights(Path(directory) / SHARDED_WEIGHTS_FILE, max_shard_size=max_shard_size)
     else:
