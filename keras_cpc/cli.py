@@ -297,7 +297,7 @@ def _names_summary(names):
         # Converters list names, or tuples that start with the checkpoint's name.
         name = name[0] if isinstance(name, (tuple, list)) else name
         parts = re.split(r"[/.]", str(name))
-        key = "optimizer slots" if parts[-1] in ("Momentum", "optimizer") else parts[0]
+        key = "optimizer" if parts[-1] in ("Momentum", "optimizer") else parts[0]
         groups[key] = groups.get(key, 0) + 1
     detail = ", ".join(f"{key} {count}" for key, count in sorted(groups.items()))
     return f"{len(names)} ({detail})" if names else "0"

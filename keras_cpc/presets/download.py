@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import http.client
 import os
+import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -77,6 +78,7 @@ def fetch_file(
                 f"{url} must be {size:,} bytes; received a server answer announcing "
                 f"{announced:,} bytes. Nothing was written."
             )
+        _remove_stale_parts(destination)
         handle, temporary = tempfile.mkstemp(
             prefix=f".{destination.name}.part-{os.getpid()}-", dir=destination.parent
         )
@@ -92,6 +94,28 @@ def fetch_file(
                 os.unlink(temporary)
             raise
     return received, digests["sha256"].hexdigest()
+
+
+def _remove_stale_parts(destination):
+    """Delete partial downloads of ``destination`` left by processes that no longer run."""
+    pattern = re.compile(rf"^\.{re.escape(destination.name)}\.part-(\d+)-\w+$")
+    for sibling in destination.parent.iterdir():
+        match = pattern.match(sibling.name)
+        if match and not _process_alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                sibling.unlink()
+
+
+def _process_alive(pid):
+    if pid == os.getpid() or os.name != "posix":
+        return True  # never probe outside POSIX: os.kill would end the process on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _announced_size(headers):

@@ -33,9 +33,11 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from keras_cpc.presets.atomic import recover_and_clean, staging_dir
 from keras_cpc.presets.download import DownloadError, fetch_file
 from keras_cpc.presets.integrity import read_metadata, sha256_of
-from keras_cpc.presets.layout import CONFIG_FILE, PresetExistsError, read_json
+from keras_cpc.presets.layout import CONFIG_FILE, read_json
+from keras_cpc.presets.provenance import annotate_download
 from keras_cpc.presets.registry import registered_presets, remote_cache_dir
 
 BASE_URL_ENV = "KERAS_CPC_REMOTE_BASE_URL"
@@ -106,8 +108,8 @@ def resolve_remote(name, progress=True):
     if _cached_preset_ok(cache):
         return cache / PRESET_DIR
     converter = _converter(name, spec)  # before any download: a missing one fails at once
-    source = _download_sources(name, spec, cache, progress)
-    return _convert(name, spec, converter, source, cache, progress)
+    records = _download_sources(name, spec, cache, progress)
+    return _convert(name, spec, converter, records, cache, progress)
 
 
 def _cached_preset_ok(cache):
@@ -150,7 +152,7 @@ def _file_stats(preset):
 
 
 def _download_sources(name, spec, cache, progress):
-    """Download (or reuse) every file of ``spec``; returns the folder holding them."""
+    """Download (or reuse) every file of ``spec`` into ``cache/files``; returns their records."""
     files_dir = cache / FILES_DIR
     sources_path = cache / SOURCES_FILE
     records = {}
@@ -162,7 +164,7 @@ def _download_sources(name, spec, cache, progress):
         target = files_dir / relative
         record = records.get(relative, {})
         expected_sha = item.get("sha256") or record.get("sha256")
-        if target.is_file():
+        if target.is_file() and record:
             if _matches(target, item.get("size") or record.get("size"), expected_sha):
                 continue
             target.unlink()  # damaged or altered: never used, fetched again
@@ -186,7 +188,7 @@ def _download_sources(name, spec, cache, progress):
             "recorded": record.get("recorded") or _today(),
         }
         _write_json(sources_path, records)
-    return files_dir
+    return {item["path"]: records[item["path"]] for item in spec["files"]}
 
 
 def _matches(path, size, sha256):
@@ -205,25 +207,34 @@ def _converter(name, spec):
     return loader(spec["converter"])
 
 
-def _convert(name, spec, converter, files_dir, cache, progress):
+def _convert(name, spec, converter, records, cache, progress):
+    """Convert into a staging folder, add the download records, then move it into place."""
     preset = cache / PRESET_DIR
-    _remove(preset)
-    with contextlib.suppress(FileNotFoundError):
-        (cache / STAMP_FILE).unlink()
+    recover_and_clean(preset)  # staging folders of killed conversions
+    staging = staging_dir(preset)
+    converted = staging / PRESET_DIR
     base = os.environ.get(BASE_URL_ENV) or spec["base_url"]
-    source_url = base.rstrip("/") + "/" + spec["source"]
     try:
         converter(
-            str(files_dir / spec["source"]),
-            str(preset),
+            str(cache / FILES_DIR / spec["source"]),
+            str(converted),
             name=name,
-            source_url=source_url,
+            source_url=base.rstrip("/") + "/" + spec["source"],
             published=spec.get("published"),
             progress=progress,
             **spec.get("converter_options", {}),
         )
-    except PresetExistsError:
-        pass  # another process converted it at the same moment: checked below like any cache
+        annotate_download(converted, name, records)
+        _remove(preset)
+        with contextlib.suppress(FileNotFoundError):
+            (cache / STAMP_FILE).unlink()
+        try:
+            os.replace(converted, preset)
+        except OSError:
+            if not (preset / CONFIG_FILE).is_file():
+                raise  # else another process moved its conversion in first: checked below
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     if not _cached_preset_ok(cache):
         raise ValueError(
             f"Converting remote preset {name!r} must leave a complete preset in {preset}; "
