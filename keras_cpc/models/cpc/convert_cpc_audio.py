@@ -18,7 +18,10 @@ from keras_cpc.models.cpc.cpc_backbone import CPCBackbone
 from keras_cpc.presets.integrity import sha256_of
 
 REPOSITORY = "https://github.com/facebookresearch/CPC_audio"
-LICENCE = "MIT (facebookresearch/CPC_audio; Copyright (c) Facebook, Inc. and its affiliates)"
+LICENCE = (
+    "MIT (facebookresearch/CPC_audio code, Copyright (c) Facebook, Inc. and its affiliates); "
+    "no separate licence statement for released checkpoints was found"
+)
 PUBLISHED_NOTE = "published by the source named here, not measured by keras_cpc"
 # CPC_audio feeds raw waveforms as soundfile reads them (floats in [-1, 1], stereo averaged),
 # with no peak or loudness normalisation: features of these weights depend on the level.
@@ -198,7 +201,7 @@ def _card_sections(metadata, differences):
     lines = [
         f"- Converted from `{source['file']}`{origin} (CPC_audio {source['layout']} layout, "
         f"state `{source['state']}`), sha256 `{source['sha256']}`",
-        f"- Original code and weights: {source['repository']}; licence {source['licence']}",
+        f"- Original code: {source['repository']}; licence: {source['licence']}",
         "- CPC_audio flags: " + ", ".join(f"{k} {v}" for k, v in source["cpc_audio_flags"].items()),
         "- Input: 16 kHz mono float waveform in [-1, 1] as soundfile reads it, with no peak or "
         "loudness normalisation; each clip starts from a zero recurrent state",
