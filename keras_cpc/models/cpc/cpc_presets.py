@@ -64,7 +64,9 @@ def _librilight_remote(name, file_name, hours, published):
                 f"frames, 16 kHz), official checkpoint trained on Libri-light {hours}; "
                 f"{summary}"
             ),
-            "params": None,
+            # CPCBackbone of the default architecture (256/256, LSTM): the release's config is
+            # read only after the download.
+            "params": 1842432,
             "path": name,
             "remote": {
                 "base_url": _LIBRILIGHT_BASE_URL,

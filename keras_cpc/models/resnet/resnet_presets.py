@@ -67,15 +67,33 @@ _SIMCLR_V2_TOP1 = {
     "r152_3x_sk1": 79.9,
 }
 _SIMCLR_V1_TOP1 = {"1x": 69.0, "2x": 74.2, "4x": 76.6}
+# Backbone parameters (ResNetBackbone.count_params(), batch-norm statistics included; the
+# projection head is not counted), computed by building each architecture.
+_RESNET_PARAMS = {
+    "r50_1x_sk0": 23561152,
+    "r50_1x_sk1": 35277408,
+    "r50_2x_sk0": 94013312,
+    "r50_2x_sk1": 140428864,
+    "r101_1x_sk0": 42605504,
+    "r101_1x_sk1": 64786144,
+    "r101_2x_sk0": 169981824,
+    "r101_2x_sk1": 257377984,
+    "r152_1x_sk0": 58295232,
+    "r152_1x_sk1": 89119584,
+    "r152_2x_sk0": 232556416,
+    "r152_2x_sk1": 353752896,
+    "r152_3x_sk1": 795235360,
+    "r50_4x_sk0": 375590656,
+}
 
 
-def _simclr_remote(name, folder, step, description, top1, include_head):
+def _simclr_remote(name, folder, step, description, top1, include_head, params):
     prefix = f"{folder}/model.ckpt-{step}"
     files = ["checkpoint", f"model.ckpt-{step}.index", f"model.ckpt-{step}.data-00000-of-00001"]
     return {
         "metadata": {
             "description": f"{description}; ImageNet linear eval {top1}% top-1 (published)",
-            "params": None,
+            "params": params,
             "path": name,
             "remote": {
                 "base_url": _SIMCLR_BASE_URL,
@@ -105,6 +123,7 @@ for _model, _top1 in _SIMCLR_V2_TOP1.items():
         + ", official ImageNet checkpoint with its 3-layer projection head",
         _top1,
         include_head=True,
+        params=_RESNET_PARAMS[_model],
     )
 for _width, _top1 in _SIMCLR_V1_TOP1.items():
     _name = f"simclr_v1_r50_{_width}_imagenet"
@@ -116,6 +135,7 @@ for _width, _top1 in _SIMCLR_V1_TOP1.items():
         "(not released)",
         _top1,
         include_head=False,
+        params=_RESNET_PARAMS[f"r50_{_width}_sk0"],
     )
 
 register_presets(backbone_presets, "keras_cpc>ResNetBackbone")
