@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_cpc.distribute import replica_seed
 from keras_cpc.layers.arguments import as_int_tuple
 
 # ITU-R 601 luma weights, as in `tf.image.rgb_to_grayscale`.
@@ -205,7 +206,8 @@ class SimCLRAugmentation(keras.layers.Layer):
                 )
 
     def _uniform(self, shape, low, high):
-        return keras.random.uniform(shape, low, high, seed=self.seed_generator)
+        # Data parallel: each replica draws its own numbers (the layer itself on one device).
+        return keras.random.uniform(shape, low, high, seed=replica_seed(self.seed_generator))
 
     def call(self, images, training=True):
         images = ops.convert_to_tensor(images)

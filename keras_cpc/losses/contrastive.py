@@ -159,21 +159,32 @@ def mi_lower_bound(scores, positive_index=None):
     return log_n - ops.mean(per_anchor)
 
 
-def nt_xent_logits(z_a, z_b, temperature=0.5):
+def nt_xent_logits(z_a, z_b, temperature=0.5, candidates=None, first=0):
     """Logits and positive indices of SimCLR's NT-Xent over 2N views.
 
     Row i scores anchor i against all 2N views: its positive (the other view of the same image),
     2N - 2 negatives, and itself, masked out by subtracting 1e9 in float32 (exp underflows to
     exactly 0, so the softmax is over the 2N - 1 others; never a half-precision mask).
 
+    In a data-parallel step, ``candidates=(all_a, all_b)`` are the global batch's M first and
+    second views (`keras_cpc.distribute.all_gather`), of which ``z_a`` and ``z_b`` are rows
+    ``first .. first + N - 1``: the rows are then this replica's 2N anchors scored against the
+    2M global views (the official code's cross-replica negatives), and the logits are the
+    matching rows of the single-device logits of the global batch.
+
     Args:
         z_a: (N, D) projections of the first views.
         z_b: (N, D) projections of the second views (row i pairs with row i of `z_a`).
         temperature: positive float.
+        candidates: None (the 2N views are all the candidates) or ``(all_a, all_b)``, (M, D)
+            each, the global batch's views.
+        first: with ``candidates``, the row of ``z_a[0]`` in ``all_a`` (int or scalar tensor).
 
     Returns:
         ``(logits, labels)``: float32 (2N, 2N) logits over the views ``concat([z_a, z_b])``
-        and int32 (2N,) positive column indices (``i + N`` for ``i < N``, else ``i - N``).
+        and int32 (2N,) positive column indices (``i + N`` for ``i < N``, else ``i - N``);
+        with ``candidates``, (2N, 2M) logits over ``concat([all_a, all_b])`` and the
+        positives' columns there.
 
     Example:
         >>> import numpy as np
@@ -194,9 +205,9 @@ def nt_xent_logits(z_a, z_b, temperature=0.5):
             f"example). Received {shape_a} and {shape_b}."
         )
     _check_temperature(temperature)
-    z = ops.concatenate([ops.cast(z_a, "float32"), ops.cast(z_b, "float32")], axis=0)
-    # Cosine similarity; the clamp keeps an all-zero projection finite (0 instead of NaN).
-    z = z * ops.rsqrt(ops.maximum(ops.sum(ops.square(z), axis=-1, keepdims=True), 1e-24))
+    z = _unit_rows(z_a, z_b)
+    if candidates is not None:
+        return _replica_logits(z, _unit_rows(*candidates), temperature, first)
     logits = ops.matmul(z, ops.transpose(z)) / ops.cast(temperature, "float32")
     two_n = ops.shape(logits)[0]
     n = two_n // 2
@@ -204,6 +215,23 @@ def nt_xent_logits(z_a, z_b, temperature=0.5):
     index = ops.arange(two_n, dtype="int32")
     labels = ops.where(index < n, index + n, index - n)
     return logits, labels
+
+
+def _unit_rows(z_a, z_b):
+    z = ops.concatenate([ops.cast(z_a, "float32"), ops.cast(z_b, "float32")], axis=0)
+    # Cosine similarity; the clamp keeps an all-zero projection finite (0 instead of NaN).
+    return z * ops.rsqrt(ops.maximum(ops.sum(ops.square(z), axis=-1, keepdims=True), 1e-24))
+
+
+def _replica_logits(z, all_z, temperature, first):
+    # Rows: this replica's anchors; columns: the global views. Anchor i's own column (masked)
+    # and its positive's column sit at its global row, offset by `first`.
+    logits = ops.matmul(z, ops.transpose(all_z)) / ops.cast(temperature, "float32")
+    n, m = ops.shape(z)[0] // 2, ops.shape(all_z)[0] // 2
+    index = ops.arange(2 * n, dtype="int32")
+    own = ops.where(index < n, index, index - n + m) + ops.cast(first, "int32")
+    logits = logits - 1e9 * ops.one_hot(own, 2 * m, dtype="float32")
+    return logits, ops.where(index < n, own + m, own - m)
 
 
 def nt_xent_per_anchor(z_a, z_b, temperature=0.5):

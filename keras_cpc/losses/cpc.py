@@ -73,12 +73,13 @@ def _negative_scores(predictions, z, negative_indices):
     batch, frames, K, code_dim = predictions.shape
     num_negatives = negative_indices.shape[-1]
     flat_z = ops.reshape(z, (-1, code_dim))
+    clips = z.shape[0]  # the candidates' clips: the global batch when gathered
     if negative_indices.shape[1] == 1:
         # One set of negatives per clip, shared by all its anchors.
         negatives = ops.take(flat_z, negative_indices[:, 0], axis=0)  # (B, N, C)
         return ops.einsum("btkc,bnc->btkn", predictions, negatives)
-    sizes = (batch, frames)
-    if None in sizes or batch * frames * K * batch * frames <= _MAX_FULL_SCORES:
+    sizes = (batch, frames, clips)
+    if None in sizes or batch * frames * K * clips * frames <= _MAX_FULL_SCORES:
         # Score every prediction against every frame of the batch (one dense matmul), then
         # pick the negatives' columns. Faster than gathering a (B, T, N, C) tensor of
         # negatives, whose backward is a large scatter-add: with the paper's shapes (B=8,
@@ -93,12 +94,18 @@ def _negative_scores(predictions, z, negative_indices):
     return ops.einsum("btkc,btnc->btkn", predictions, negatives)
 
 
-def cpc_scores(predictions, z, frame_mask, negative_indices, score="dot"):
+def cpc_scores(
+    predictions, z, frame_mask, negative_indices, score="dot", negatives_from=None, first_clip=0
+):
     """Scores of every prediction p_{t,k}: its positive z_{t+k} in column 0, then negatives.
 
     A pair (t, k) is valid when frame t + k is a real frame of the clip. A negative counts as a
     candidate when it is a real frame and not the positive itself; other candidates hold
     ``MASKED_SCORE`` (-1e9, exactly 0 after the softmax).
+
+    In a data-parallel step the negatives come from the global batch: ``negatives_from`` is
+    its ``(z, frame_mask)`` (`keras_cpc.distribute.all_gather`), ``negative_indices`` index
+    its frames and ``first_clip`` is the global index of this replica's first clip.
 
     Args:
         predictions: float (B, T, K, C) predictions of the K future codes from each c_t.
@@ -106,6 +113,8 @@ def cpc_scores(predictions, z, frame_mask, negative_indices, score="dot"):
         frame_mask: bool (B, T), True on real frames (right-padded clips).
         negative_indices: int (B, T, N) or (B, 1, N) flat indices into the B * T frames.
         score: ``"dot"`` (the paper's z^T p) or ``"mean"`` (divided by C, CPC_audio).
+        negatives_from: None (negatives from this batch) or the global ``(z, frame_mask)``.
+        first_clip: with ``negatives_from``, the global index of this batch's first clip.
 
     Returns:
         dict with ``scores`` float32 (B, T, K, 1 + N), ``pair_mask`` bool (B, T, K) and
@@ -138,11 +147,14 @@ def cpc_scores(predictions, z, frame_mask, negative_indices, score="dot"):
     positive_scores = ops.sum(predictions * positives, axis=-1)  # (B, T, K)
 
     negative_indices = ops.cast(negative_indices, "int32")
-    negative_scores = _negative_scores(predictions, z, negative_indices)
+    all_z, all_mask = (z, frame_mask) if negatives_from is None else negatives_from
+    negative_scores = _negative_scores(predictions, ops.cast(all_z, "float32"), negative_indices)
     # Real candidates: a negative must be a real frame and not the positive itself.
-    flat_valid = ops.reshape(frame_mask, (-1,))
+    flat_valid = ops.reshape(all_mask, (-1,))
     negative_valid = ops.take(flat_valid, negative_indices, axis=0)[:, :, None, :]
     owner = ops.arange(batch, dtype="int32")[:, None, None]
+    if negatives_from is not None:
+        owner = owner + ops.cast(first_clip, "int32")
     positive_flat = owner * frames + future[None]  # (B, T, K)
     negative_valid = ops.logical_and(
         negative_valid, ops.not_equal(negative_indices[:, :, None, :], positive_flat[..., None])
@@ -157,7 +169,7 @@ def cpc_scores(predictions, z, frame_mask, negative_indices, score="dot"):
     return {"scores": scores, "pair_mask": pair_mask, "candidate_mask": candidate_mask}
 
 
-def cpc_info_nce(scores, pair_mask, sample_weight=None):
+def cpc_info_nce(scores, pair_mask, sample_weight=None, global_sum=None):
     """CPC's loss: InfoNCE averaged over the valid (t, k) pairs of each step, summed over k.
 
     As in the paper and CPC_audio. Each row's loss is `info_nce` with the positive in column 0.
@@ -166,6 +178,9 @@ def cpc_info_nce(scores, pair_mask, sample_weight=None):
         scores: (B, T, K, 1 + N) scores from `cpc_scores` (positive in column 0).
         pair_mask: bool (B, T, K), the valid pairs.
         sample_weight: optional (B,) weight of each clip.
+        global_sum: None, or in a data-parallel step a function summing a tensor over the
+            replicas (`keras_cpc.distribute.all_sum`): each step's average then divides by
+            the global batch's weight, and the replicas' losses add up to the global loss.
 
     Returns:
         ``(loss, per_pair, weights)``: float32 scalar loss, float32 (B, T, K) per-pair InfoNCE
@@ -181,5 +196,7 @@ def cpc_info_nce(scores, pair_mask, sample_weight=None):
     if sample_weight is not None:
         weights = weights * ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1, 1))
     per_step_weight = ops.sum(weights, axis=(0, 1))  # (K,)
+    if global_sum is not None:
+        per_step_weight = global_sum(per_step_weight)
     per_step_loss = ops.divide_no_nan(ops.sum(per_pair * weights, axis=(0, 1)), per_step_weight)
     return ops.sum(per_step_loss), per_pair, weights

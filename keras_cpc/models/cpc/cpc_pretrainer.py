@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_cpc import distribute
 from keras_cpc.layers.arguments import as_int, as_int_tuple
 from keras_cpc.layers.causal_transformer import CausalTransformer
 from keras_cpc.layers.stochastic_code import StochasticCode
@@ -59,6 +60,14 @@ class CPCPretrainer(keras.Model):
     integer ``negative_indices`` (batch, frames, num_negatives), or (batch, 1, num_negatives)
     for negatives shared over a clip, indexing the flattened (batch * frames) frames: then
     nothing is random and every backend computes the same loss.
+
+    Data parallel (`keras_cpc.distribute`: tf.distribute, torch under torchrun, JAX
+    DataParallel): the loss reported and the update applied are those of one device on the
+    same global batch. Negatives are drawn from the global batch (each replica scores its
+    anchors against the frames all-gathered from every replica, gradients included; one draw
+    for the global batch, of which each replica takes its rows), explicit
+    ``negative_indices`` index the global batch's frames, and each step's average divides by
+    the global number of valid pairs.
 
     Args:
         backbone: a `CPCBackbone`.
@@ -214,10 +223,23 @@ class CPCPretrainer(keras.Model):
             c, h_c = self.context_code(c, training=training)
             result["code_entropy"] = h_z + h_c
         predictions = self._predict_future(c)  # (B, T, K, C)
+        # Data parallel: negatives come from the global batch (frames gathered with gradients).
+        first_clip, global_frames = distribute.shard_start(ops.shape(z)[0]), None
+        if distribute.replicas().count > 1:
+            global_frames = (distribute.all_gather(z), distribute.all_gather(frame_mask))
         if negative_indices is None:
-            frame_lengths = ops.sum(ops.cast(frame_mask, "int32"), axis=1)
+            mask = frame_mask if global_frames is None else global_frames[1]
+            frame_lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
             negative_indices = self._sample_negatives(frame_lengths, ops.shape(z)[1])
-        result.update(cpc_scores(predictions, z, frame_mask, negative_indices, score=self.score))
+            if global_frames is not None:
+                # One draw for the global batch (the same seed on every replica): our rows.
+                size = (ops.shape(z)[0],) + tuple(ops.shape(negative_indices)[1:])
+                negative_indices = ops.slice(negative_indices, (first_clip, 0, 0), size)
+        result.update(
+            cpc_scores(
+                predictions, z, frame_mask, negative_indices, self.score, global_frames, first_clip
+            )
+        )
         return result
 
     # ---- objective ---------------------------------------------------------------------------
@@ -231,10 +253,15 @@ class CPCPretrainer(keras.Model):
                 f"{2 * self.backbone.samples_per_frame} samples or so "
                 "(backbone.num_frames(n) must be >= 2)."
             )
-        # The loss and every metric below read the same per-pair InfoNCE values.
-        loss, per_pair, weights = cpc_info_nce(scores, pair_mask, sample_weight)
+        # The loss and every metric below read the same per-pair InfoNCE values. Data
+        # parallel: each step divides by the global pair count, so the replicas' InfoNCE
+        # values add up to the global batch's; the other terms are local means.
+        replicas = distribute.replicas()
+        global_sum = distribute.all_sum if replicas.count > 1 else None
+        loss, per_pair, weights = cpc_info_nce(scores, pair_mask, sample_weight, global_sum)
+        extra_terms = []
         if self.entropy_weight > 0:
-            loss = loss + self.entropy_weight * y_pred["code_entropy"]
+            extra_terms.append(self.entropy_weight * y_pred["code_entropy"])
             self.code_entropy_tracker.update_state(y_pred["code_entropy"])
 
         num_candidates = ops.sum(ops.cast(y_pred["candidate_mask"], "float32"), axis=-1)
@@ -247,9 +274,27 @@ class CPCPretrainer(keras.Model):
                 logits, labels, sample_weight=ops.reshape(weights[:, :, k - 1], (-1,))
             )
         # Regularisation losses of the layers (kernel_regularizer, ...), if any.
-        for extra in self.losses:
-            loss = loss + ops.cast(extra, "float32")
-        return loss
+        extra_terms.extend(ops.cast(extra, "float32") for extra in self.losses)
+        for extra in extra_terms:
+            loss = loss + (extra / replicas.count if replicas.count > 1 else extra)
+        return distribute.replica_loss(loss)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # Ours are updated in `compute_loss`, from the same per-pair values as the loss.
+        logs = super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        return distribute.step_logs(logs)
+
+    # ---- data-parallel wiring (keras_cpc.distribute) -----------------------------------------
+    def compile(self, *args, **kwargs):
+        """`keras.Model.compile`, then the engine's data-parallel wiring if a run is active."""
+        super().compile(*args, **kwargs)
+        distribute.prepare(self, sync_batch_norm=True)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Only the TF trainer calls this. Its own version averages a first distributed batch
+        # over the replicas to build the model, which fails on the boolean padding mask
+        # ("AddN bool"); this model is built in __init__, only the optimizer is left.
+        distribute.symbolic_build(self)
 
     def get_config(self):
         config = super().get_config()

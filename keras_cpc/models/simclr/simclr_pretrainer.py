@@ -3,11 +3,13 @@
 import keras
 from keras import ops
 
+from keras_cpc import distribute
 from keras_cpc.layers.arguments import as_int
 from keras_cpc.layers.projection_head import ProjectionHead
 from keras_cpc.layers.simclr_augmentation import SimCLRAugmentation, check_image_batch
 from keras_cpc.losses import info_nce, nt_xent_logits
 from keras_cpc.metrics import ContrastiveAccuracy, MILowerBound
+from keras_cpc.models.pretrainer_presets import PretrainerPresets
 
 VIEW_KEYS = ("view_a", "view_b")
 
@@ -20,7 +22,7 @@ def _default_augmentation(backbone):
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
-class SimCLRPretrainer(keras.Model):
+class SimCLRPretrainer(PretrainerPresets, keras.Model):
     """SimCLR: two augmented views per image, a shared encoder and head, and NT-Xent.
 
     The forward pass (``call``) makes the two views, encodes both in one backbone pass of 2N
@@ -43,19 +45,22 @@ class SimCLRPretrainer(keras.Model):
     ...}`` of two given views, which bypasses the augmentation (for tests and for pipelines
     that augment elsewhere). With ``augmentation=None`` an image batch is used as both views.
 
-    Distribution:
-        * JAX, ``keras.distribution.DataParallel``: the step is one program over the global
-          batch, sharded on the batch axis; the (2N, 2N) logits are over the global batch, so
-          negatives are global (XLA inserts the all-gather) and batch norm uses global
-          statistics. The loss equals the single-device loss on the same global batch
-          (tested with 8 virtual CPU devices).
-        * TensorFlow, ``tf.distribute`` (e.g. ``MirroredStrategy``): Keras runs
-          ``compute_loss`` per replica on the local shard, so negatives are the 2(n - 1) other
-          views of the replica's own n images, batch norm uses per-replica statistics, and the
-          gradients are averaged across replicas. This is the official TF1 code's single-core
-          behaviour, not its cross-replica-negatives mode: use per-replica batches large
-          enough for the negatives you want, or JAX for global negatives.
-        * PyTorch: single-process training only (no DDP wiring here).
+    Distribution (`keras_cpc.distribute`; the README's "Scaling out"): on every engine the
+    loss reported and the update applied are those of one device on the same global batch of
+    N images; negatives are the 2N - 2 other views of the *global* batch; batch norm uses
+    global statistics (``sync_batch_norm=False``: each replica's own); each replica draws its
+    own augmentation.
+
+        * JAX, ``keras.distribution.DataParallel`` (one or several processes): the step is one
+          program over the global batch, sharded on the batch axis, so the logits, negatives
+          and batch statistics are global by construction.
+        * TensorFlow, ``MirroredStrategy`` / ``MultiWorkerMirroredStrategy``: each replica
+          scores its own 2n anchors against the 2N views all-gathered from the replicas (the
+          gather carries gradients, as the official code's cross-replica mode) and returns
+          its share of the global loss; Keras sums the replicas' gradients.
+        * PyTorch under ``torchrun``: the same, with ``torch.distributed`` (gradient-carrying
+          all-gather; gradients summed over ranks before each update, weights broadcast from
+          rank 0 at ``compile``).
 
     Args:
         backbone: a `keras_cpc.models.ResNetBackbone` (any model mapping images to (batch, dim)
@@ -71,6 +76,9 @@ class SimCLRPretrainer(keras.Model):
             no extra layer).
         num_classes: number of classes of the online linear probe, or None for no probe.
         code_components: mixture components of the code prior when ``entropy_weight > 0``.
+        sync_batch_norm: in a data-parallel run, True (default) normalises with the global
+            batch's statistics (the official ``global_bn``), False with each replica's own.
+            Nothing changes on one device, nor under JAX (one global program).
         **kwargs: passed to `keras.Model`.
 
     Example:
@@ -94,6 +102,7 @@ class SimCLRPretrainer(keras.Model):
         entropy_weight=0.0,
         num_classes=None,
         code_components=4,
+        sync_batch_norm=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -114,6 +123,7 @@ class SimCLRPretrainer(keras.Model):
         self.entropy_weight = float(entropy_weight)
         self.num_classes = None if num_classes is None else as_int(num_classes, "num_classes", 1)
         self.code_components = as_int(code_components, "code_components", 1)
+        self.sync_batch_norm = bool(sync_batch_norm)
 
         feature_dim = int(backbone.output_dim)
         if not self.projection_head.built:
@@ -211,11 +221,18 @@ class SimCLRPretrainer(keras.Model):
             z_b, entropy_b = self.stochastic_code(z_b, training=training)
             code_entropy = entropy_a + entropy_b
 
-        # The logits are computed once: the loss and both metrics read them.
-        logits, labels = nt_xent_logits(z_a, z_b, self.temperature)
+        # The logits are computed once: the loss and both metrics read them. In a
+        # data-parallel step the rows are this replica's anchors and the columns the global
+        # batch's views (gathered with their gradients).
+        replicas = distribute.replicas()
+        first = distribute.shard_start(ops.shape(z_a)[0])
+        global_views = None
+        if replicas.count > 1:
+            global_views = (distribute.all_gather(z_a), distribute.all_gather(z_b))
+        logits, labels = nt_xent_logits(z_a, z_b, self.temperature, global_views, first)
         per_anchor_loss = info_nce(logits, positive_index=labels)
         loss = ops.mean(per_anchor_loss)
-        num_candidates = ops.shape(logits)[0] - 1  # the positive and 2N - 2 negatives
+        num_candidates = ops.shape(logits)[1] - 1  # the positive and 2N - 2 negatives
         self.mi_lower_bound.update_state(per_anchor_loss, num_candidates=num_candidates)
         self.contrastive_accuracy.update_state(logits, labels)
 
@@ -234,11 +251,25 @@ class SimCLRPretrainer(keras.Model):
         # Regularisation losses of the layers (none by default).
         if self.losses:
             loss = loss + ops.sum(ops.stack([ops.cast(extra, "float32") for extra in self.losses]))
-        return loss
+        # Equal shards: this replica's share of the global mean is its mean / replicas.
+        return distribute.replica_loss(loss / replicas.count if replicas.count > 1 else loss)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         # Our metrics are updated in `compute_loss`, from the same logits as the loss.
-        return self.get_metrics_result()
+        return distribute.step_logs(self.get_metrics_result())
+
+    # --- Data-parallel wiring (keras_cpc.distribute) --------------------------------------------
+
+    def compile(self, *args, **kwargs):
+        """`keras.Model.compile`, then the engine's data-parallel wiring if a run is active."""
+        super().compile(*args, **kwargs)
+        distribute.prepare(self, self.sync_batch_norm)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Only the TF trainer calls this. Its own version averages a first distributed batch
+        # over the replicas to build the model; this one is built in __init__ (only the
+        # optimizer is left), and averaging fails on boolean or uint8 inputs.
+        distribute.symbolic_build(self)
 
     # --- Serialisation ------------------------------------------------------------------------
 
@@ -257,6 +288,7 @@ class SimCLRPretrainer(keras.Model):
                 "entropy_weight": self.entropy_weight,
                 "num_classes": self.num_classes,
                 "code_components": self.code_components,
+                "sync_batch_norm": self.sync_batch_norm,
             }
         )
         return config
