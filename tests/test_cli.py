@@ -92,8 +92,14 @@ def test_extract_audio_resamples_to_preset_rate(tmp_path):
     files = [str(tmp_path / "clip0.wav"), str(tmp_path / "clip1.wav")]
     assert main(["extract", str(preset), *files, "--output", str(output), "--quiet"]) == 0
     features = np.load(output)
+    from keras_cpc.data import resample
+    from keras_cpc.data.audio import normalize
+
+    # Resampled to the preset's rate, then the package's peak normalisation (the default of a
+    # preset that records no preprocessing).
     reread = [soundfile.read(f, dtype="float32")[0] for f in files]
-    expected = backbone.predict(batch_waveforms(reread, 16000, AUDIO_RATE), verbose=0)
+    clips = [normalize(resample(c, 16000, AUDIO_RATE), "peak") for c in reread]
+    expected = backbone.predict(batch_waveforms(clips, AUDIO_RATE, AUDIO_RATE), verbose=0)
     assert features.shape == (2, backbone.output_dim)
     np.testing.assert_allclose(features, keras.ops.convert_to_numpy(expected), rtol=1e-5, atol=1e-6)
 

@@ -64,7 +64,7 @@ def fsdd_label_parser(path):
     return {"digit": int(match[1]), "speaker": match[2], "index": int(match[3])}
 
 
-def load_audio_clips(source, sample_rate=8000, limit=None, seed=0):
+def load_audio_clips(source, sample_rate=8000, limit=None, seed=0, normalization="peak"):
     """All clips of an FSDD-style folder or TFDS ``spoken_digit``, in memory, preprocessed.
 
     Files are searched recursively and sorted; names that are not
@@ -76,16 +76,18 @@ def load_audio_clips(source, sample_rate=8000, limit=None, seed=0):
         sample_rate: rate of the returned clips (soxr resampling).
         limit: keep a seeded random choice of at most this many clips (in order).
         seed: seed of that choice.
+        normalization: ``"peak"`` (the package's, peak 1.0; what the FSDD preset was trained
+            with), ``"loudness"`` or None (samples as read: what the CPC_audio weights expect).
 
     Returns:
-        ``(clips, info)``: list of float32 (samples,) mono waveforms, peak 1.0; dict of numpy
+        ``(clips, info)``: list of float32 (samples,) mono waveforms; dict of numpy
         arrays aligned with them: ``digit``, ``speaker`` (names), ``index``, ``file``.
 
     Example:
         >>> clips, info = load_audio_clips("~/data/fsdd/recordings", 8000)
     """
     if is_tfds_source(source):
-        return _tfds_clips(tfds_name(source), sample_rate, limit, seed)
+        return _tfds_clips(tfds_name(source), sample_rate, limit, seed, normalization)
     root = Path(source).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"Expected a folder of FSDD-style .wav files; received {root}.")
@@ -101,7 +103,7 @@ def load_audio_clips(source, sample_rate=8000, limit=None, seed=0):
         problem = audio_problem(path)
         if problem is None:
             try:
-                clips.append(load_audio(path, sample_rate, normalization="peak")[0])
+                clips.append(load_audio(path, sample_rate, normalization=normalization)[0])
             except Exception as error:  # noqa: BLE001 - any unreadable file is skipped loudly
                 problem = f"unreadable: {error}"
         if problem is not None:
@@ -124,8 +126,8 @@ def _clip_info(rows):
     }
 
 
-def _tfds_clips(name, sample_rate, limit, seed):
-    source = TFDSAudioSource(name, sample_rate=sample_rate)
+def _tfds_clips(name, sample_rate, limit, seed, normalization="peak"):
+    source = TFDSAudioSource(name, sample_rate=sample_rate, normalization=normalization)
     source.load(0)  # reads the examples (and their labels and file names) once
     rows = []
     for position, (label, filename) in enumerate(zip(source.raw_labels, source.filenames)):

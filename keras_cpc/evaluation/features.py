@@ -168,10 +168,17 @@ def audio_normalization(backbone):
     """The normalisation the preset's clips were trained with (None: samples as they are).
 
     Read from the preset's recorded preprocessing (``metadata.json``), so that features of
-    files are those of the probe and of training (e.g. peak 1.0 for the FSDD CPC preset).
+    files are those of the probe and of training: peak 1.0 for the FSDD preset, none for
+    converted CPC_audio weights. A backbone with no record (built in code, or a preset saved
+    without ``preprocessing``) gets the package's pipeline, ``"peak"``
+    (`keras_cpc.data.audio_preprocessing`).
+
+    Example:
+        >>> audio_normalization(CPCBackbone.from_preset("cpc_gru_fsdd_8khz"))
+        'peak'
     """
     preprocessing = getattr(backbone, "preset_preprocessing", None) or {}
-    return preprocessing.get("normalization")
+    return preprocessing.get("normalization", "peak")
 
 
 def _read_inputs(files, backbone):

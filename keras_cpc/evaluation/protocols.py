@@ -25,6 +25,7 @@ from keras_cpc.data.sources import load_audio_clips
 from keras_cpc.data.splits import parse_range, stratified_holdout, subset
 from keras_cpc.evaluation.features import (
     audio_features,
+    audio_normalization,
     image_features,
     is_audio_backbone,
     mfcc_features,
@@ -199,8 +200,14 @@ def _disabled(progress):
 
 def _audio_job(backbone, random_backbone, data, options):
     source = data or DEFAULT_AUDIO_DATA
+    # Clips prepared as the preset's were in training (its recorded normalisation): peak 1.0
+    # for the FSDD preset, samples as read for converted CPC_audio weights.
     clips, info = load_audio_clips(
-        source, sample_rate=backbone.sample_rate, limit=options["limit"], seed=options["seed"]
+        source,
+        sample_rate=backbone.sample_rate,
+        limit=options["limit"],
+        seed=options["seed"],
+        normalization=audio_normalization(backbone),
     )
     show, batch_size = options["progress"], options["batch_size"]
     feature_sets = {

@@ -60,3 +60,20 @@ def test_file_features_refuse_when_nothing_is_readable(tmp_path):
         file_features(tiny_image_backbone(), [tmp_path / "a.jpg"], progress=False)
     with pytest.raises(ValueError, match="batch size >= 1; received 0"):
         file_features(tiny_image_backbone(), [tmp_path / "a.jpg"], batch_size=0)
+
+
+def test_audio_normalization_follows_the_preset_record(tmp_path):
+    # Converted CPC_audio weights take samples as read (recorded None); the FSDD preset was
+    # trained on peak-normalised clips; a preset without a record gets the package's "peak".
+    from keras_cpc.evaluation.features import audio_normalization
+    from keras_cpc.models import CPCBackbone
+    from tests.fixtures.backbones import tiny_audio_backbone
+
+    backbone = tiny_audio_backbone()
+    raw = backbone.save_to_preset(
+        tmp_path / "raw", metadata={"preprocessing": {"normalization": None}}
+    )
+    plain = backbone.save_to_preset(tmp_path / "plain")
+    assert audio_normalization(CPCBackbone.from_preset(raw)) is None
+    assert audio_normalization(CPCBackbone.from_preset(plain)) == "peak"
+    assert audio_normalization(backbone) == "peak"
