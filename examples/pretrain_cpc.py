@@ -8,12 +8,15 @@ run, rerun with the same command, ends as an uninterrupted one would. Smoke run:
 
     python examples/pretrain_cpc.py --data ~/data/fsdd/recordings --limit 128 --epochs 1 \\
         --steps-per-epoch 2 --checkpoint-dir /tmp/cpc_smoke
+
+Data parallel: add ``--distribute`` (README, "Scaling out"), e.g. on two torch ranks
+``torchrun --nproc_per_node=2 examples/pretrain_cpc.py --distribute ...``.
 """
 
 import keras
 import numpy as np
 
-from keras_cpc import data, evaluation, training
+from keras_cpc import data, distribute, evaluation, training
 from keras_cpc.models import CPCBackbone, CPCPretrainer
 
 # Flags passed on unchanged as CPCBackbone's and CPCPretrainer's arguments of the same name.
@@ -71,7 +74,7 @@ def main(argv=None):
         train_clips, args.window, args.batch_size, args.steps_per_epoch, args.seed
     )
     summary = training.fit_pretrainer(pretrainer, windows, args)
-    if not args.save_preset:
+    if not args.save_preset or not distribute.is_chief():  # one process writes the preset
         return summary
 
     # Published with the preset: paths as $DATA/... or relative, never this machine's.

@@ -10,7 +10,7 @@ as an uninterrupted one would. Each shipped preset's card gives its exact comman
 
 import keras
 
-from keras_cpc import data, evaluation, training
+from keras_cpc import data, distribute, evaluation, training
 from keras_cpc.layers import ProjectionHead, SimCLRAugmentation
 from keras_cpc.models import ResNetBackbone, SimCLRPretrainer
 
@@ -65,7 +65,7 @@ def main(argv=None):
         num_classes=None if y_train is None else len(source.classes),
     )
     summary = training.fit_pretrainer(pretrainer, batches, args)
-    if not args.save_preset:
+    if not args.save_preset or not distribute.is_chief():  # one process writes the preset
         return summary
 
     # Published with the preset: paths as $DATA/... or relative, never this machine's.

@@ -133,12 +133,16 @@ def prepare(model, sync_batch_norm=True):
 
 
 def symbolic_build(model):
-    """Build the optimizer of an already built model inside the engine's scope, without data.
+    """Build the optimizer of an already built model in the engine's scope, without data.
 
     For the TF trainer under a strategy, whose own build first averages a distributed batch
     over the replicas, which fails on boolean inputs such as a padding mask ("AddN bool").
+
+    Returns:
+        True when done; False when the trainer's own build must run (no strategy, or
+        compiled metrics or losses, which need a batch).
     """
-    engine().symbolic_build(model)
+    return bool(engine().symbolic_build(model))
 
 
 def step_logs(logs):
@@ -165,25 +169,24 @@ def is_chief():
     return process_index() == 0
 
 
-def start(enabled=True):
-    """Start the engine's usual data-parallel run and return a context to build and fit in.
+def start():
+    """Start the engine's usual data-parallel run, for everything built and fit afterwards.
 
     TensorFlow: ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` is set, else
-    ``MirroredStrategy`` over the local devices. Torch: ``init_process_group`` from the
+    ``MirroredStrategy`` over the local devices, made the current strategy
+    (``tf.distribute.experimental_set_strategy``). Torch: ``init_process_group`` from the
     ``torchrun`` environment (gloo on CPU, nccl on GPU). JAX: ``keras.distribution.initialize``
-    when the JAX multi-process environment is set, then `DataParallel` over every device.
-    With ``enabled=False``, a context that changes nothing.
+    when ``KERAS_DISTRIBUTION_NUM_PROCESSES`` > 1, then `jax.DataParallel` over every device
+    as the global distribution. Call it first, before building anything (JAX refuses to start
+    several processes after its first computation).
+
+    Returns:
+        A one-line description of the run, e.g. ``"MirroredStrategy: 2 replicas"``.
 
     Example:
-        >>> with distribute.start():
-        ...     pretrainer = SimCLRPretrainer(backbone)
-        ...     pretrainer.compile(optimizer="adam")
-        ...     pretrainer.fit(batches)
+        >>> print(distribute.start())
+        >>> pretrainer = SimCLRPretrainer(backbone)  # built and fit data-parallel
     """
-    if not enabled:
-        import contextlib
-
-        return contextlib.nullcontext()
     return engine().start()
 
 

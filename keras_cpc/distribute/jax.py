@@ -41,7 +41,7 @@ def prepare(model, sync_batch_norm):
 
 
 def symbolic_build(model):
-    pass
+    return False
 
 
 def process_count():
@@ -86,9 +86,8 @@ def start():
         keras.distribution.initialize()
     # Each process feeds its own rows (keras_cpc.distribute.shard_batches), already sharded:
     # Keras' auto-sharding only takes tf.data input.
-    distribution = DataParallel(auto_shard_dataset=False)
-    keras.distribution.set_distribution(distribution)
-    return distribution.scope()
+    keras.distribution.set_distribution(DataParallel(auto_shard_dataset=False))
+    return f"DataParallel: {jax.device_count()} devices, {jax.process_count()} processes"
 
 
 def per_process_batch(global_batch):

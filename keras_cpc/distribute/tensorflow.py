@@ -101,10 +101,12 @@ def prepare(model, sync_batch_norm):
 
 def symbolic_build(model):
     strategy = getattr(model, "_distribute_strategy", None)
-    if strategy is None:
-        return
+    compiled = getattr(model, "_compile_metrics", None) or getattr(model, "_compile_loss", None)
+    if strategy is None or compiled is not None:
+        return False  # Keras' own build (compiled metrics or losses need a batch)
     with strategy.scope():
-        model._symbolic_build()
+        model._symbolic_build()  # the model is built: only the optimizer is left
+    return True
 
 
 def process_count():
@@ -121,9 +123,17 @@ def process_index():
 
 
 def start():
-    if os.environ.get("TF_CONFIG"):
-        return tf.distribute.MultiWorkerMirroredStrategy().scope()
-    return tf.distribute.MirroredStrategy().scope()
+    if tf.distribute.has_strategy():
+        strategy = tf.distribute.get_strategy()
+    elif os.environ.get("TF_CONFIG"):
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        strategy = tf.distribute.MirroredStrategy()
+    tf.distribute.experimental_set_strategy(strategy)
+    name = type(strategy).__name__
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        name = "MultiWorkerMirroredStrategy"  # whose class is CollectiveAllReduceStrategy
+    return f"{name}: {strategy.num_replicas_in_sync} replicas"
 
 
 def per_process_batch(global_batch):

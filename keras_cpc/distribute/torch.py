@@ -7,7 +7,6 @@ applies them. Each rank returns its share of the global loss (`replica_loss`), s
 gradient is the global loss's gradient; the value it reports is the global loss.
 """
 
-import contextlib
 import functools
 import os
 import warnings
@@ -87,7 +86,12 @@ def replica_loss(share):
 
 
 def step_logs(logs):
-    return logs
+    # Each rank's metrics read its own anchors: report the mean over the ranks (exact for
+    # equal counts; the loss is already global). One all-reduce of a few scalars per step.
+    keys = sorted(logs)
+    values = torch.stack([torch.as_tensor(logs[key]).float().reshape(()) for key in keys])
+    dist.all_reduce(values)
+    return dict(zip(keys, values / dist.get_world_size(), strict=True))
 
 
 class _RankSeed(keras.random.SeedGenerator):
@@ -134,7 +138,9 @@ def _synced_moments(layer, unsynced, inputs, mask):
             torch.tensor([x.numel() / x.shape[layer.axis]], device=x.device),
         ]
     )
-    total = autograd_collectives.all_reduce(local)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # deprecated in 2.13, still works
+        total = autograd_collectives.all_reduce(local)
     channels = x.shape[layer.axis]
     count = total[-1]
     mean = total[:channels] / count
@@ -168,7 +174,7 @@ def prepare(model, sync_batch_norm):
 
 
 def symbolic_build(model):
-    pass
+    return False
 
 
 def process_count():
@@ -189,7 +195,9 @@ def start():
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return contextlib.nullcontext()
+    if not dist.is_initialized():
+        return "torch: 1 process (not launched by torchrun)"
+    return f"torch.distributed ({dist.get_backend()}): {dist.get_world_size()} ranks"
 
 
 def per_process_batch(global_batch):

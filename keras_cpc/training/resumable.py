@@ -54,6 +54,7 @@ def fit_resumable(
     callbacks=None,
     steps_per_epoch=None,
     keep=2,
+    write=True,
 ):
     """Train with ``model.fit``, resuming exactly from the last checkpoint in ``checkpoint_dir``.
 
@@ -82,6 +83,8 @@ def fit_resumable(
         steps_per_epoch: only for datasets without a length; one with a length must give
             the steps itself (a ``steps_per_epoch`` different from it is refused).
         keep: how many newest checkpoints are kept (>= 2).
+        write: False in the other processes of a data-parallel run (`keras_cpc.distribute`):
+            they resume from the checkpoints the chief process writes, and write nothing.
 
     Returns:
         A dict: ``steps`` (optimizer steps in all), ``steps_per_epoch``, ``epochs``,
@@ -114,12 +117,14 @@ def fit_resumable(
             if verbose:
                 print(f"Resuming from {checkpoint.path}: {initial_epoch} of {epochs} epochs done")
         logs = [StepLog(folder / STEPS_LOG), EpochTimes(folder / EPOCHS_LOG)]
+        if not write:
+            logs = []  # the chief process writes them
     if hasattr(dataset, "set_epoch"):
         # Also before fit: fit may read a first batch to build the model.
         dataset.set_epoch(initial_epoch)
         logs.insert(0, SetEpoch(dataset))
     everything = [RestoreCheckpoint(checkpoint), *logs, *(callbacks or [])]
-    if checkpoint_dir is not None:
+    if checkpoint_dir is not None and write:
         everything.append(SaveCheckpoint(store))
 
     with Timer() as timer:
@@ -146,7 +151,7 @@ def fit_resumable(
         "wall_time_s_all_epochs": None,
         "final_epoch_metrics": final,
     }
-    if checkpoint_dir is not None:
+    if checkpoint_dir is not None and write:
         summary["wall_time_s_all_epochs"] = total_epoch_seconds(folder / EPOCHS_LOG)
         write_json(folder / SUMMARY_FILE, summary)
     if verbose:

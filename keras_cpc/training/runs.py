@@ -7,6 +7,7 @@ the run published with a preset) lives here so that every script records a run t
 
 import argparse
 
+from keras_cpc import distribute
 from keras_cpc.optimizers import (
     OPTIMIZERS,
     WarmupCosineDecay,
@@ -63,6 +64,9 @@ def run_parser(description, *, epochs, batch_size, optimizer, learning_rate=None
     add("--seed", type=int, default=0)
     add("--jit-compile", default="auto", choices=tuple(_JIT))
     add("--run-eagerly", action="store_true", help="no compiled step (debugging, tiny runs)")
+    add("--distribute", action="store_true", help="data parallel on the backend's engine "
+        "(devices; torchrun, TF_CONFIG or KERAS_DISTRIBUTION_* processes): --batch-size is "
+        "the global batch")  # fmt: skip
     add("--checkpoint-dir", help="resumable checkpoints and loss logs")
     add("--save-preset", help="write the trained backbone as a preset here")
     add("--preset-name", help="name in the model card (default: folder name)")
@@ -78,6 +82,10 @@ def parse_run_flags(parser, argv=None):
         parser: a `run_parser` (with the script's flags, optionally ``--probe``).
         argv: the arguments (None: ``sys.argv[1:]``).
 
+    With ``--distribute`` it also starts the engine's data-parallel run
+    (`keras_cpc.distribute.start`), before anything is built, and checks that the global
+    ``--batch-size`` divides over the devices and processes.
+
     Returns:
         The `argparse.Namespace`, ``learning_rate`` and ``weight_decay`` never None.
 
@@ -92,6 +100,11 @@ def parse_run_flags(parser, argv=None):
     )
     if args.weight_decay is None:
         args.weight_decay = default_weight_decay(args.optimizer)
+    if getattr(args, "distribute", False):
+        description = distribute.start()
+        distribute.per_process_batch(args.batch_size)  # a clear error if it does not divide
+        if distribute.is_chief():
+            print(description, flush=True)
     return args
 
 
@@ -103,6 +116,10 @@ def fit_pretrainer(pretrainer, dataset, args, callbacks=None):
         dataset: a `keras.utils.PyDataset` of known length (one epoch).
         args: flags from `parse_run_flags`.
         callbacks: extra Keras callbacks for `fit_resumable`.
+
+    Data parallel (``--distribute``): each process trains on its rows of every global batch
+    (`keras_cpc.distribute.shard_batches`); only the chief process logs and writes
+    checkpoints, all resume from them.
 
     Returns:
         The summary of `fit_resumable`.
@@ -118,8 +135,15 @@ def fit_pretrainer(pretrainer, dataset, args, callbacks=None):
     pretrainer.compile(
         optimizer=optimizer, jit_compile=_JIT[args.jit_compile], run_eagerly=args.run_eagerly
     )
+    chief = distribute.is_chief()
     return fit_resumable(
-        pretrainer, dataset, args.epochs, args.checkpoint_dir, args.verbose, callbacks=callbacks
+        pretrainer,
+        distribute.shard_batches(dataset),
+        args.epochs,
+        args.checkpoint_dir,
+        args.verbose if chief else 0,
+        write=chief,
+        callbacks=callbacks,
     )
 
 

@@ -80,8 +80,11 @@ def global_batch(name, size=GLOBAL_BATCH):
     return {"waveform": waveform, "padding_mask": mask}
 
 
-def step(model, data, batch_size):
-    """Compile with SGD and fit one step; the loss reported and the weights after it."""
+def step(model, data, batch_size=None):
+    """Compile with SGD and fit one step; the loss reported and the weights after it.
+
+    ``data``: arrays of the global batch (fit with ``batch_size``), or a dataset.
+    """
     import keras
 
     model.compile(optimizer=keras.optimizers.SGD(SGD_RATE))
@@ -94,20 +97,18 @@ def single_step(name):
     return step(build(name), global_batch(name), GLOBAL_BATCH)
 
 
-class _Batches:
-    """A keras PyDataset of ``steps`` copies of a global batch (built lazily: keras import)."""
+def batches(data, steps):
+    """A keras PyDataset of ``steps`` copies of the global batch ``data``."""
+    import keras
 
-    def __new__(cls, data, steps):
-        import keras
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return steps
 
-        class Batches(keras.utils.PyDataset):
-            def __len__(self):
-                return steps
+        def __getitem__(self, index):
+            return (data,)
 
-            def __getitem__(self, index):
-                return (data,)
-
-        return Batches()
+    return Batches()
 
 
 def _error(fit):
@@ -119,35 +120,20 @@ def _error(fit):
 
 
 def run(mode):
-    import keras
-
     from keras_cpc import distribute
 
-    with distribute.start():  # first: JAX's multi-process start precedes any computation
-        out = {"process": distribute.process_index(), "processes": distribute.process_count()}
-        for name in ("simclr", "cpc"):
-            data = global_batch(name)
-            if distribute.engine().SPLITS_GLOBAL_BATCH or out["processes"] == 1:
-                out[name] = step(build(name), data, GLOBAL_BATCH)
-            else:  # each process feeds its rows of the global batch
-                shard = distribute.shard_batches(_Batches(data, 1))
-                model = build(name)
-                model.compile(optimizer=keras.optimizers.SGD(SGD_RATE))
-                history = model.fit(shard, epochs=1, shuffle=False, verbose=0)
-                out[name] = {
-                    "loss": float(history.history["loss"][0]),
-                    "weights": [
-                        keras.ops.convert_to_numpy(v).tolist() for v in model.trainable_variables
-                    ],
-                }
-        if mode == "mirrored":
-            out["indivisible"] = _error(lambda: step(build("simclr"), global_batch("simclr", 5), 5))
-        if mode == "devices":
-            out["indivisible"] = _error(
-                lambda: step(build("simclr"), global_batch("simclr", 12), 12)
-            )
-        if mode == "rank":
-            out["fit"] = _augmented_fit()
+    distribute.start()  # first: JAX's multi-process start precedes any computation
+    out = {"process": distribute.process_index(), "processes": distribute.process_count()}
+    for name in ("simclr", "cpc"):
+        # What the example scripts do: every process builds the global batch and keeps its
+        # rows (or lets tf.distribute split it).
+        out[name] = step(build(name), distribute.shard_batches(batches(global_batch(name), 1)))
+    if mode == "mirrored":  # Keras splits a batch of 5 into 3 + 2 rows
+        out["indivisible"] = _error(lambda: step(build("simclr"), global_batch("simclr", 5), 5))
+    if mode == "devices":
+        out["indivisible"] = _error(lambda: step(build("simclr"), global_batch("simclr", 12), 12))
+    if mode == "rank":
+        out["fit"] = _augmented_fit()
     return out
 
 
@@ -167,7 +153,7 @@ def _augmented_fit():
         variable.assign(variable + keras.random.normal(variable.shape, stddev=0.1))
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     images = global_batch("simclr")["view_a"]
-    model.fit(distribute.shard_batches(_Batches(images, 3)), epochs=1, verbose=0)
+    model.fit(distribute.shard_batches(batches(images, 3)), epochs=1, verbose=0)
     return [np.asarray(keras.ops.convert_to_numpy(v)).tolist() for v in model.weights]
 
 

@@ -294,7 +294,8 @@ class CPCPretrainer(keras.Model):
         # Only the TF trainer calls this. Its own version averages a first distributed batch
         # over the replicas to build the model, which fails on the boolean padding mask
         # ("AddN bool"); this model is built in __init__, only the optimizer is left.
-        distribute.symbolic_build(self)
+        if not distribute.symbolic_build(self):
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def get_config(self):
         config = super().get_config()

@@ -269,7 +269,8 @@ class SimCLRPretrainer(PretrainerPresets, keras.Model):
         # Only the TF trainer calls this. Its own version averages a first distributed batch
         # over the replicas to build the model; this one is built in __init__ (only the
         # optimizer is left), and averaging fails on boolean or uint8 inputs.
-        distribute.symbolic_build(self)
+        if not distribute.symbolic_build(self):
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     # --- Serialisation ------------------------------------------------------------------------
 
