@@ -15,7 +15,10 @@ class ProjectionHead(keras.layers.Layer):
 
     Every hidden layer is Dense (no bias, N(0, 0.01) init) -> BatchNorm (with beta) -> ReLU;
     the output layer is Dense -> BatchNorm without beta and no ReLU. ``num_layers=2`` is the
-    SimCLR v1 head ("MLP with one hidden layer"), ``num_layers=3`` the SimCLR v2 / TF2 default.
+    SimCLR v1 head ("MLP with one hidden layer"), ``num_layers=3`` the SimCLR v2 / TF2 default:
+    with the settings of the official code (BN momentum 0.9, epsilon 1e-5, no beta on the last
+    BN), ``ProjectionHead(num_layers=3)`` is the head of the released v2 checkpoints and takes
+    their ``head_contrastive/nl_{0,1,2}`` weights unchanged.
 
     The default is 2 (v1), deliberately: it is the head of the paper `SimCLRPretrainer`
     implements, the CIFAR-scale recipe, and the head every shipped SimCLR preset of this
@@ -80,14 +83,26 @@ class ProjectionHead(keras.layers.Layer):
                 self.norm_layers.append(norm)
 
     def call(self, inputs, training=None):
+        return self.layer_outputs(inputs, training=training)[-1]
+
+    def layer_outputs(self, inputs, training=None):
+        """The output of every layer (Dense, then BN), before its ReLU: the official
+        ``head_contrastive/nl_i`` outputs; the last one is the projection.
+
+        Args:
+            inputs: features (batch, dim).
+            training: batch-norm mode.
+        """
+        outputs = []
         x = inputs
         for index, dense in enumerate(self.dense_layers):
             x = dense(x)
             if self.use_batch_norm:
                 x = self.norm_layers[index](x, training=training)
+            outputs.append(x)
             if index < self.num_layers - 1:
                 x = keras.ops.relu(x)
-        return x
+        return outputs
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.output_dim)

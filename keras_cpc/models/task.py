@@ -164,20 +164,20 @@ class Task(InputChecks, keras.Model):
             >>> classifier.compile()
             >>> classifier.fit(images, labels, epochs=3)
         """
-        # Head weights are read only when the saved head is restored.
-        parts = preset_utils.load_task_parts(
-            cls, preset, load_weights=load_weights and num_classes is None
-        )
-        if num_classes is None and parts.task_config is None:
+        if num_classes is not None:
+            # A new head on the backbone: the preset's own task files (of this class or
+            # another, e.g. a pretrainer's heads) are not read.
+            backbone = cls.backbone_cls.from_preset(preset, load_weights=load_weights)
+            head = {"num_classes": num_classes, "freeze_backbone": bool(freeze_backbone)}
+            head.update(kwargs)
+            return cls(backbone=backbone, **head)
+        parts = preset_utils.load_task_parts(cls, preset, load_weights=load_weights)
+        if parts.task_config is None:
             raise ValueError(
                 f"Preset {preset!r} holds a backbone only, so pass `num_classes` for a new head; "
                 "received num_classes=None."
             )
         backbone = cls.backbone_cls.from_preset(parts.directory, load_weights=load_weights)
-        if num_classes is not None:
-            head = {"num_classes": num_classes, "freeze_backbone": bool(freeze_backbone)}
-            head.update(kwargs)
-            return cls(backbone=backbone, **head)
         head = dict(parts.task_config["config"])
         if freeze_backbone is not None:
             head["freeze_backbone"] = freeze_backbone

@@ -1,4 +1,4 @@
-"""ResNet-18/34/50 backbone with SimCLR's details (google-research/simclr `tf2/resnet.py`)."""
+"""ResNet-18 to 200 backbone with SimCLR's details (google-research/simclr ``resnet.py``)."""
 
 import keras
 from keras import layers
@@ -11,96 +11,22 @@ from keras_cpc.models.input_checks import (
     check_pixel_values,
     run_checked,
 )
+from keras_cpc.models.resnet.resnet_blocks import BLOCKS, RESNET_STAGES, build_stem
 
-# Blocks per stage and block type, as in the official code.
-RESNET_STAGES = {
-    18: ("basic", (2, 2, 2, 2)),
-    34: ("basic", (3, 4, 6, 3)),
-    50: ("bottleneck", (3, 4, 6, 3)),
-}
 STEMS = ("cifar", "imagenet")
-# SimCLR uses batch-norm decay 0.9 and epsilon 1e-5 (Keras defaults are 0.99 / 1e-3).
-BN_MOMENTUM = 0.9
-BN_EPSILON = 1e-5
-
-
-def _conv(x, filters, kernel_size, strides, name):
-    """Conv without bias; strided convs use symmetric "fixed" padding as in the official code.
-
-    Keras ``padding="same"`` pads (0, 1) for a stride-2 conv on even sizes, TF's official code
-    pads ((k-1)//2, k-1-(k-1)//2) explicitly and then runs a VALID conv; we do the same so
-    converted checkpoints give identical features.
-    """
-    if strides > 1:
-        pad_begin = (kernel_size - 1) // 2
-        pad_end = kernel_size - 1 - pad_begin
-        if pad_begin or pad_end:
-            padding = ((pad_begin, pad_end), (pad_begin, pad_end))
-            x = layers.ZeroPadding2D(padding, name=name + "_pad")(x)
-        padding = "valid"
-    else:
-        padding = "same"
-    return layers.Conv2D(
-        filters,
-        kernel_size,
-        strides=strides,
-        padding=padding,
-        use_bias=False,
-        kernel_initializer=keras.initializers.VarianceScaling(),
-        name=name,
-    )(x)
-
-
-def _batch_norm(x, name, zero_gamma=False, relu=True):
-    x = layers.BatchNormalization(
-        momentum=BN_MOMENTUM,
-        epsilon=BN_EPSILON,
-        gamma_initializer="zeros" if zero_gamma else "ones",
-        name=name,
-    )(x)
-    if relu:
-        x = layers.ReLU(name=name + "_relu")(x)
-    return x
-
-
-def _basic_block(x, filters, strides, use_projection, name):
-    shortcut = x
-    if use_projection:
-        shortcut = _conv(x, filters, 1, strides, name + "_shortcut_conv")
-        shortcut = _batch_norm(shortcut, name + "_shortcut_bn", relu=False)
-    x = _conv(x, filters, 3, strides, name + "_conv1")
-    x = _batch_norm(x, name + "_bn1")
-    x = _conv(x, filters, 3, 1, name + "_conv2")
-    # Zero gamma on the last BN: each residual block starts as the identity.
-    x = _batch_norm(x, name + "_bn2", zero_gamma=True, relu=False)
-    x = layers.Add(name=name + "_add")([x, shortcut])
-    return layers.ReLU(name=name + "_out")(x)
-
-
-def _bottleneck_block(x, filters, strides, use_projection, name):
-    shortcut = x
-    if use_projection:
-        shortcut = _conv(x, 4 * filters, 1, strides, name + "_shortcut_conv")
-        shortcut = _batch_norm(shortcut, name + "_shortcut_bn", relu=False)
-    x = _conv(x, filters, 1, 1, name + "_conv1")
-    x = _batch_norm(x, name + "_bn1")
-    # Stride on the 3x3 conv ("v1.5"), as in the official SimCLR code.
-    x = _conv(x, filters, 3, strides, name + "_conv2")
-    x = _batch_norm(x, name + "_bn2")
-    x = _conv(x, 4 * filters, 1, 1, name + "_conv3")
-    x = _batch_norm(x, name + "_bn3", zero_gamma=True, relu=False)
-    x = layers.Add(name=name + "_add")([x, shortcut])
-    return layers.ReLU(name=name + "_out")(x)
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")
 class ResNetBackbone(InputChecks, Backbone, keras.Model):
-    """ResNet-18/34/50 as used by SimCLR, returning globally pooled features.
+    """ResNet-18/34/50/101/152/200 as used by SimCLR, returning globally pooled features.
 
     Matches the official SimCLR encoder: bias-free convs with variance-scaling init, batch norm
     with momentum 0.9 and epsilon 1e-5, zero-initialised gamma on the last BN of every block,
     a projection shortcut on the first block of every stage, the stride on the 3x3 conv of
-    bottleneck blocks and symmetric padding on strided convs. Images are expected with pixel
+    bottleneck blocks and symmetric padding on strided convs. With ``sk_ratio > 0`` it is the
+    SimCLR v2 ``*_sk1`` network: selective-kernel 3x3 convs (`SelectiveKernelConv2D`), the
+    ResNet-D stem (three 3x3 convs) and ResNet-D average-pool projection shortcuts. Images are
+    expected with pixel
     values in [0, 255] (uint8 or float) and are multiplied by ``pixel_scale`` inside the model
     (SimCLR trains on [0, 1] inputs without mean/std normalisation).
 
@@ -113,13 +39,17 @@ class ResNetBackbone(InputChecks, Backbone, keras.Model):
         modality: ``"image"``: the kind of input, checked by `ImageClassifier`.
 
     Args:
-        depth: 18, 34 (basic blocks) or 50 (bottleneck blocks).
-        width_multiplier: scales every channel count (64/128/256/512 x width). Channel counts
-            are rounded down, with at least one channel.
+        depth: 18, 34 (basic blocks), 50, 101, 152 or 200 (bottleneck blocks).
+        width_multiplier: scales every channel count (64/128/256/512 x width; 2 and 3 for the
+            SimCLR v2 "2x" / "3x" models). Channel counts are rounded down, with at least one
+            channel.
         stem: ``"cifar"`` (3x3 stride-1 conv, no pooling; for images of 32x32 or smaller) or
-            ``"imagenet"`` (7x7 stride-2 conv then 3x3 stride-2 max-pool).
+            ``"imagenet"`` (7x7 stride-2 conv, or the ResNet-D stem with ``sk_ratio > 0``,
+            then a 3x3 stride-2 max-pool with TF "SAME" padding).
         image_shape: input shape without the batch axis; height and width may be None.
         pixel_scale: factor applied to input pixels; ``1/255`` maps [0, 255] to [0, 1].
+        sk_ratio: 0 for plain ResNets; > 0 (SimCLR v2 uses 0.0625) for selective kernels with
+            that reduction ratio (bottleneck depths only).
         **kwargs: passed to `keras.Model` (``name``, ``dtype``, ``trainable``).
 
     Example:
@@ -130,6 +60,8 @@ class ResNetBackbone(InputChecks, Backbone, keras.Model):
         (2, 128)
         >>> backbone.encode(images)["feature_map"].shape
         (2, 4, 4, 128)
+        >>> backbone.encode(images)["block_group3"].shape  # the official named endpoints
+        (2, 8, 8, 64)
     """
 
     modality = "image"
@@ -141,6 +73,7 @@ class ResNetBackbone(InputChecks, Backbone, keras.Model):
         stem="imagenet",
         image_shape=(None, None, 3),
         pixel_scale=1.0 / 255.0,
+        sk_ratio=0.0,
         **kwargs,
     ):
         depth = as_int(depth, "depth")
@@ -154,6 +87,16 @@ class ResNetBackbone(InputChecks, Backbone, keras.Model):
             raise ValueError(
                 f"`width_multiplier` must be > 0; received width_multiplier={width_multiplier!r}."
             )
+        if not sk_ratio >= 0:
+            raise ValueError(f"`sk_ratio` must be >= 0; received sk_ratio={sk_ratio!r}.")
+        sk_ratio = float(sk_ratio)
+        block_type, stage_blocks = RESNET_STAGES[depth]
+        if sk_ratio > 0 and block_type != "bottleneck":
+            raise ValueError(
+                "Selective kernels (`sk_ratio` > 0) are defined for bottleneck ResNets, as in "
+                f"the official SimCLR v2 models: depth 50, 101, 152 or 200; received "
+                f"depth={depth} with sk_ratio={sk_ratio!r}."
+            )
         image_shape = tuple(
             None if d is None else as_int(d, "image_shape entries", 1) for d in image_shape
         )
@@ -166,20 +109,14 @@ class ResNetBackbone(InputChecks, Backbone, keras.Model):
         def width(channels):
             return max(1, int(channels * width_multiplier))
 
-        block_type, stage_blocks = RESNET_STAGES[depth]
-        block_fn = _basic_block if block_type == "basic" else _bottleneck_block
+        block_fn = BLOCKS[block_type]
 
         # === Functional model ===
         images = keras.Input(shape=image_shape, name="images")
         x = layers.Rescaling(pixel_scale, name="rescale_pixels")(images)
-        if stem == "imagenet":
-            x = _conv(x, width(64), 7, 2, "stem_conv")
-            x = _batch_norm(x, "stem_bn")
-            # TF "SAME" max-pool, as in the official code.
-            x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
-        else:
-            x = _conv(x, width(64), 3, 1, "stem_conv")
-            x = _batch_norm(x, "stem_bn")
+        x, initial_conv = build_stem(x, stem, width(64), sk_ratio)
+        # The official code's named endpoints (its hub module / SavedModel outputs).
+        endpoints = {"initial_conv": initial_conv, "initial_max_pool": x}
         for stage, num_blocks in enumerate(stage_blocks):
             filters = width(64 * 2**stage)
             for block in range(num_blocks):
@@ -189,7 +126,9 @@ class ResNetBackbone(InputChecks, Backbone, keras.Model):
                     strides=(1 if stage == 0 else 2) if block == 0 else 1,
                     use_projection=block == 0,
                     name=f"stage{stage + 1}_block{block + 1}",
+                    sk_ratio=sk_ratio,
                 )
+            endpoints[f"block_group{stage + 1}"] = x
         feature_map = x
         pooled = layers.GlobalAveragePooling2D(name="pool")(feature_map)
         super().__init__(inputs=images, outputs=pooled, **kwargs)
@@ -200,13 +139,17 @@ class ResNetBackbone(InputChecks, Backbone, keras.Model):
         self.stem = stem
         self.image_shape = image_shape
         self.pixel_scale = pixel_scale
+        self.sk_ratio = sk_ratio
         self.output_dim = pooled.shape[-1]
         # A second graph over the same layers that also exposes the feature map. Set without
         # Keras attribute tracking: its weights are this model's weights, not new ones.
         object.__setattr__(
             self,
             "_encoder",
-            keras.Model(inputs=images, outputs={"feature_map": feature_map, "pooled": pooled}),
+            keras.Model(
+                inputs=images,
+                outputs={"feature_map": feature_map, "pooled": pooled, **endpoints},
+            ),
         )
 
     def check_inputs(self, inputs, check_values=True):
@@ -221,7 +164,10 @@ class ResNetBackbone(InputChecks, Backbone, keras.Model):
             check_pixel_values(inputs, self.pixel_scale, type(self).__name__)
 
     def encode(self, inputs, training=False):
-        """All outputs: ``{"feature_map": (batch, h, w, c), "pooled": (batch, output_dim)}``."""
+        """All outputs: ``"feature_map"`` (batch, h, w, c), ``"pooled"`` (batch, output_dim),
+        and the official SimCLR endpoints: ``"initial_conv"`` (last stem conv, before its BN),
+        ``"initial_max_pool"`` (stem output), ``"block_group1"`` .. ``"block_group4"`` (each
+        stage's output; ``block_group4`` is ``feature_map``)."""
         return run_checked(
             self,
             inputs,
@@ -238,6 +184,7 @@ class ResNetBackbone(InputChecks, Backbone, keras.Model):
             "stem": self.stem,
             "image_shape": self.image_shape,
             "pixel_scale": self.pixel_scale,
+            "sk_ratio": self.sk_ratio,
         }
 
     @classmethod

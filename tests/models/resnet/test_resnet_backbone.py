@@ -33,7 +33,15 @@ def test_encode_returns_feature_map_and_pooled():
     images = _images()
     pooled = backbone(images)
     outputs = backbone.encode(images)
-    assert set(outputs) == {"feature_map", "pooled"}
+    assert set(outputs) == {
+        "feature_map",
+        "pooled",
+        "initial_conv",
+        "initial_max_pool",
+        *(f"block_group{i}" for i in range(1, 5)),
+    }
+    feature_map = keras.ops.convert_to_numpy(outputs["feature_map"])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(outputs["block_group4"]), feature_map)
     assert tuple(outputs["feature_map"].shape) == (2, 2, 2, 64)
     feature_map = keras.ops.convert_to_numpy(outputs["feature_map"])
     np.testing.assert_allclose(
