@@ -19,13 +19,16 @@ import numpy as np
 import pytest
 
 import keras_cpc
-from keras_cpc.models import CPCBackbone
+from keras_cpc.models import CPCBackbone, ResNetBackbone
 from keras_cpc.models.convert import CONVERTERS, load_converter
+from keras_cpc.models.cpc.cpc_audio_checkpoint import read_checkpoint
 from keras_cpc.presets import registry, remote
 from keras_cpc.presets.download import CorruptDownloadError
 from tests.fixtures.backbones import audio_batch, tiny_audio_backbone
 
-CPC_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cpc_audio" / "lstm_hub_format"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CPC_FIXTURE = FIXTURES / "cpc_audio" / "lstm_hub_format"
+SIMCLR_FIXTURE = FIXTURES / "simclr_tf1" / "r50_0.0625x_sk0"
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -151,21 +154,42 @@ def test_cpc_audio_checkpoint_is_downloaded_converted_cached_and_reloaded_offlin
     card = (cache / "preset" / "README.md").read_text()
     assert f"sha256 `{item['sha256']}` (pinned in keras_cpc's registry)" in card
 
-    with np.load(CPC_FIXTURE / "reference_outputs.npz") as reference:
-        clips, z_ref, c_ref = (
-            reference["input"][:, 0],
-            reference["encoded_z"],
-            reference["context_c"],
-        )
     server.shutdown()  # from here on, any download attempt would fail
     again = CPCBackbone.from_preset("test_remote_cpc")
-    for first, second in zip(backbone.weights, again.weights):
-        np.testing.assert_array_equal(*map(keras.ops.convert_to_numpy, (first, second)))
-    outputs = again.encode(clips)
-    for ours, ref in ((outputs["z"], z_ref), (outputs["c"], c_ref)):
-        difference = np.max(np.abs(keras.ops.convert_to_numpy(ours) - ref))
-        assert difference <= 1e-4 * np.max(np.abs(ref))
+    # The same weights as the first load, holding the checkpoint's tensors (that the conversion
+    # reproduces the official outputs is tests/models/cpc/test_convert_cpc_audio.py's job; the
+    # SimCLR test below checks outputs through a remote download).
+    values = [keras.ops.convert_to_numpy(w) for w in again.weights]
+    for first, second in zip(backbone.weights, values, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(first), second)
+    bias = read_checkpoint(CPC_FIXTURE / "cpc_lstm.pt").state["gEncoder.conv0.bias"]
+    assert any(v.shape == bias.shape and np.array_equal(v, bias) for v in values)
     assert server.requests == ["/ckpt/cpc_lstm.pt"]
+
+
+def test_shipped_simclr_entry_fetches_its_three_tf1_files_and_converts_them(
+    home, server, monkeypatch
+):
+    # The shipped entry, its files served from a mirror of the official layout that holds the
+    # 1/16-width ResNet-50 fixture (same variable names as r50_1x_sk0) under the released names.
+    folder = "simclrv2/pretrained/r50_1x_sk0/"
+    for name in ("checkpoint", "model.ckpt-100.index", "model.ckpt-100.data-00000-of-00001"):
+        served = name.replace("ckpt-100", "ckpt-250228")
+        _serve(server, folder + served, (SIMCLR_FIXTURE / name).read_bytes())
+    monkeypatch.setenv(remote.BASE_URL_ENV, server.url)
+    backbone = ResNetBackbone.from_preset("simclr_v2_r50_1x_sk0_imagenet")
+    assert sorted(server.requests) == sorted(
+        f"/{folder}{n}"
+        for n in ("checkpoint", "model.ckpt-250228.index", "model.ckpt-250228.data-00000-of-00001")
+    )
+    with np.load(SIMCLR_FIXTURE / "reference_outputs.npz") as reference:
+        images, pooled = reference["input"] * 255.0, reference["final_avg_pool"]
+    ours = keras.ops.convert_to_numpy(backbone.predict(images, verbose=0))
+    assert np.max(np.abs(ours - pooled)) <= 1e-3 * np.max(np.abs(pooled))
+    preset = home / "keras_cpc" / "remote" / "simclr_v2_r50_1x_sk0_imagenet" / "preset"
+    card = (preset / "README.md").read_text()
+    assert server.url + folder + "model.ckpt-250228" in card and "71.7" in card
+    assert "not pinned: the source publishes no digest" in card
 
 
 def test_truncated_download_is_refused_and_leaves_nothing(home, server, stub_converter):
