@@ -29,6 +29,9 @@ from keras_cpc.training.records import (
 )
 from keras_cpc.training.resumable import SetEpoch, fit_resumable
 from keras_cpc.training.runs import (
+    DTYPE_POLICIES,
+    add_dtype_policy_flag,
+    dtype_policy_scope,
     fit_pretrainer,
     optimizer_card_line,
     parse_run_flags,
@@ -38,6 +41,7 @@ from keras_cpc.training.runs import (
 
 __all__ = [
     "DATA_ROOT_ENV",
+    "DTYPE_POLICIES",
     "Checkpoint",
     "CheckpointStore",
     "EpochTimes",
@@ -47,7 +51,9 @@ __all__ = [
     "StepLog",
     "Timer",
     "accelerators",
+    "add_dtype_policy_flag",
     "data_root",
+    "dtype_policy_scope",
     "enable_determinism",
     "exact_command",
     "fit_pretrainer",

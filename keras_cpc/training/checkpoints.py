@@ -223,16 +223,28 @@ class RestoreCheckpoint(keras.callbacks.Callback):
 
 
 class SaveCheckpoint(keras.callbacks.Callback):
-    """Saves the training state into a `CheckpointStore` at the end of each epoch.
+    """Saves the training state into a `CheckpointStore` every ``every`` epochs and at the end.
 
     Put it last in the callback list: the epoch's logs are then written before its
     checkpoint, and a kill between the two only leaves log rows that a resume drops and
     writes again.
+
+    Args:
+        store: the `CheckpointStore`.
+        every: save after epochs ``every, 2 * every, ...`` (counted from the run's start, so a
+            resumed run keeps the same epochs) and after the last one (``last_epoch``).
+        last_epoch: the run's number of epochs (None: only the ``every`` rule).
     """
 
-    def __init__(self, store):
+    def __init__(self, store, every=1, last_epoch=None):
         super().__init__()
+        if int(every) < 1:
+            raise ValueError(f"Expected checkpoints every >= 1 epochs; received every={every!r}.")
         self.store = store
+        self.every = int(every)
+        self.last_epoch = last_epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        self.store.save(self.model, epoch + 1, logs)
+        finished = epoch + 1
+        if finished % self.every == 0 or finished == self.last_epoch:
+            self.store.save(self.model, finished, logs)

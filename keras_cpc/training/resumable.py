@@ -54,19 +54,22 @@ def fit_resumable(
     callbacks=None,
     steps_per_epoch=None,
     keep=2,
+    checkpoint_every=1,
+    log_steps=True,
     write=True,
 ):
     """Train with ``model.fit``, resuming exactly from the last checkpoint in ``checkpoint_dir``.
 
-    With a ``checkpoint_dir``, the full training state (weights, optimizer, the state of every
-    seed generator the model tracks) is saved atomically at each epoch end, under
-    ``checkpoint_dir/checkpoints``. A rerun with the same arguments restores the newest
-    checkpoint that verifies (a damaged one is skipped with a warning naming it) and trains
-    the remaining epochs. When the dataset has ``set_epoch(epoch)`` and its batches are a
-    function of (seed, epoch), as `keras_cpc.data`'s datasets, the rerun sees the batches the
-    uninterrupted run saw, and a run killed mid-epoch ends with bit-identical weights (the
-    interrupted epoch is redone from its start). Batches are taken in the dataset's order
-    (``shuffle=False``: the dataset shuffles, as a function of its epoch). For GPU runs also call
+    With a ``checkpoint_dir``, the full training state (weights, optimizer, the state of
+    every seed generator the model tracks) is saved atomically at each epoch end (every
+    ``checkpoint_every`` epochs and after the last), under ``checkpoint_dir/checkpoints``. A
+    rerun with the same arguments restores the newest checkpoint that verifies (a damaged one
+    is skipped with a warning naming it) and trains the remaining epochs. When the dataset
+    has ``set_epoch(epoch)`` and its batches are a function of (seed, epoch), as
+    `keras_cpc.data`'s datasets, the rerun sees the batches the uninterrupted run saw, and a
+    run killed mid-epoch ends with bit-identical weights (the epochs since the last checkpoint
+    are redone from its start). Batches are taken in the dataset's order (``shuffle=False``:
+    the dataset shuffles, as a function of its epoch). For GPU runs also call
     `keras_cpc.training.enable_determinism` at the start.
 
     The folder also gets ``steps.csv`` (one row per step), ``epochs.csv`` (one row per epoch,
@@ -83,6 +86,10 @@ def fit_resumable(
         steps_per_epoch: only for datasets without a length; one with a length must give
             the steps itself (a ``steps_per_epoch`` different from it is refused).
         keep: how many newest checkpoints are kept (>= 2).
+        checkpoint_every: save after every this many epochs and after the last (a kill then
+            redoes up to ``checkpoint_every`` epochs; the result is the same).
+        log_steps: write ``steps.csv``; reading each step's loss waits for the device every
+            step, which costs a fast accelerator its run-ahead (False: ``epochs.csv`` only).
         write: False in the other processes of a data-parallel run (`keras_cpc.distribute`):
             they resume from the checkpoints the chief process writes, and write nothing.
 
@@ -116,7 +123,8 @@ def fit_resumable(
                 )
             if verbose:
                 print(f"Resuming from {checkpoint.path}: {initial_epoch} of {epochs} epochs done")
-        logs = [StepLog(folder / STEPS_LOG), EpochTimes(folder / EPOCHS_LOG)]
+        logs = [StepLog(folder / STEPS_LOG)] if log_steps else []
+        logs.append(EpochTimes(folder / EPOCHS_LOG))
         if not write:
             logs = []  # the chief process writes them
     if hasattr(dataset, "set_epoch"):
@@ -125,7 +133,7 @@ def fit_resumable(
         logs.insert(0, SetEpoch(dataset))
     everything = [RestoreCheckpoint(checkpoint), *logs, *(callbacks or [])]
     if checkpoint_dir is not None and write:
-        everything.append(SaveCheckpoint(store))
+        everything.append(SaveCheckpoint(store, checkpoint_every, last_epoch=epochs))
 
     with Timer() as timer:
         history = model.fit(

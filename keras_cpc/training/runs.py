@@ -6,6 +6,9 @@ the run published with a preset) lives here so that every script records a run t
 """
 
 import argparse
+import contextlib
+
+import keras
 
 from keras_cpc import distribute
 from keras_cpc.optimizers import (
@@ -28,9 +31,64 @@ PATH_FLAGS = ("data", "checkpoint_dir", "save_preset")
 # Flags that change nothing in the result, left out of the recorded hyperparameters.
 UNRECORDED_FLAGS = ("verbose",)
 _JIT = {"auto": "auto", "true": True, "false": False}
+# Keras dtype policies a run may build its model under (`dtype_policy_scope`).
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
-def run_parser(description, *, epochs, batch_size, optimizer, learning_rate=None, unit="examples"):
+def add_dtype_policy_flag(parser):
+    """Add ``--dtype-policy`` (float32 | mixed_bfloat16 | mixed_float16) to a parser or group.
+
+    Shared by the scripts whose models train correctly under mixed precision; the value is
+    applied with `dtype_policy_scope` around model construction and recorded with the run.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_dtype_policy_flag(parser)
+    """
+    parser.add_argument(
+        "--dtype-policy",
+        default="float32",
+        choices=DTYPE_POLICIES,
+        help="Keras dtype policy of the model: mixed_* computes in half precision with float32 "
+        "weights (augmentation, loss, metrics and optimizer stay float32)",
+    )
+
+
+@contextlib.contextmanager
+def dtype_policy_scope(name):
+    """Build models under the Keras dtype policy ``name``; the previous policy is restored.
+
+    Layers take the global policy when constructed, so only construction needs the scope:
+    the model then trains and saves as built (weights stay float32; a saved preset's config
+    carries no policy and loads as float32).
+
+    Args:
+        name: one of `DTYPE_POLICIES`.
+
+    Example:
+        >>> with dtype_policy_scope("mixed_bfloat16"):
+        ...     backbone = ResNetBackbone(18, 1.0, stem="cifar")  # doctest: +SKIP
+    """
+    if name not in DTYPE_POLICIES:
+        raise ValueError(f"Expected a dtype policy in {DTYPE_POLICIES}; received {name!r}.")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def run_parser(
+    description,
+    *,
+    epochs,
+    batch_size,
+    optimizer,
+    learning_rate=None,
+    unit="examples",
+    mixed_precision=False,
+):
     """A parser holding the flags every pretraining script shares, for the script to extend.
 
     The shared flags (schedule, optimiser, checkpoints, preset) form their own ``--help``
@@ -41,6 +99,8 @@ def run_parser(description, *, epochs, batch_size, optimizer, learning_rate=None
         epochs, batch_size, optimizer, learning_rate: the script's defaults (``learning_rate``
             None: the optimiser's default for the batch size, `default_learning_rate`).
         unit: what one training example is called in the help text ("images", "clips").
+        mixed_precision: add ``--dtype-policy`` (`add_dtype_policy_flag`); only for scripts
+            that build their model in `dtype_policy_scope`.
 
     Returns:
         An `argparse.ArgumentParser` whose ``--help`` shows the defaults.
@@ -52,14 +112,15 @@ def run_parser(description, *, epochs, batch_size, optimizer, learning_rate=None
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    add = parser.add_argument_group("training run").add_argument
+    group = parser.add_argument_group("training run")
+    add = group.add_argument
     rate = "peak of warmup + cosine" + ("" if learning_rate else " (default: per optimiser)")
     add("--epochs", type=int, default=epochs)
     add("--steps-per-epoch", type=int, help=f"default: one pass over the training {unit}")
     add("--batch-size", type=int, default=batch_size)
     add("--optimizer", default=optimizer, choices=OPTIMIZERS, help="adam: no decay")
     add("--learning-rate", type=float, default=learning_rate, help=rate)
-    add("--weight-decay", type=float, help="default 0 for adam, else 1e-6")
+    add("--weight-decay", type=float, help="default 0 for adam, 5e-4 for sgd, else 1e-6")
     add("--warmup-epochs", type=float, default=1.0)
     add("--seed", type=int, default=0)
     add("--jit-compile", default="auto", choices=tuple(_JIT))
@@ -71,7 +132,16 @@ def run_parser(description, *, epochs, batch_size, optimizer, learning_rate=None
     add("--save-preset", help="write the trained backbone as a preset here")
     add("--preset-name", help="name in the model card (default: folder name)")
     add("--overwrite", action="store_true", help="replace an existing preset")
+    add("--checkpoint-every", type=int, default=1, help="epochs between checkpoints")
+    add(
+        "--step-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="steps.csv, one row per step (waits for the device each step: off on fast GPUs)",
+    )
     add("--verbose", type=int, default=1, help="Keras fit verbosity (1 = bar)")
+    if mixed_precision:
+        add_dtype_policy_flag(group)
     return parser
 
 
@@ -144,6 +214,8 @@ def fit_pretrainer(pretrainer, dataset, args, callbacks=None):
         args.verbose if chief else 0,
         write=chief,
         callbacks=callbacks,
+        checkpoint_every=args.checkpoint_every,
+        log_steps=args.step_log,
     )
 
 
@@ -185,9 +257,12 @@ def optimizer_card_line(args, summary):
         >>> optimizer_card_line(args, summary)
         '- Optimiser: adamw, peak 0.001, weight decay 1e-06, batch 256, 30 epochs x 176 ...'
     """
-    return (
+    line = (
         f"- Optimiser: {args.optimizer}, peak {args.learning_rate:g}, weight decay "
         f"{args.weight_decay:g}, batch {args.batch_size}, {summary['epochs']} epochs x "
         f"{summary['steps_per_epoch']} steps = {summary['steps']} steps, warmup "
         f"{args.warmup_epochs} epoch(s) then cosine"
     )
+    if getattr(args, "dtype_policy", None):
+        line += f", dtype policy {args.dtype_policy}"
+    return line
