@@ -8,6 +8,7 @@ from keras import ops
 
 from keras_cpc.distribute import replica_seed
 from keras_cpc.layers.arguments import as_int_tuple
+from keras_cpc.layers.random_crops import CROP_SAMPLINGS, resize_matrix, sample_crops
 
 # ITU-R 601 luma weights, as in `tf.image.rgb_to_grayscale`.
 LUMA = (0.2989, 0.5870, 0.1140)
@@ -15,8 +16,6 @@ RGB_TO_YIQ = np.array(
     [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype="float32"
 )
 YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ).astype("float32")
-# Keys' cubic convolution with a = -0.5 (the kernel of TF's and PIL's bicubic resize).
-CUBIC_A = -0.5
 
 
 def check_image_batch(images, owner, what="images"):
@@ -39,31 +38,6 @@ def check_image_batch(images, owner, what="images"):
     if shape[0] == 0:
         raise ValueError(f"{owner} received an empty batch of {what} (shape {shape}).")
     return shape
-
-
-def _cubic_weights(distance):
-    t = ops.abs(distance)
-    a = CUBIC_A
-    near = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
-    far = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
-    return ops.where(t <= 1.0, near, ops.where(t < 2.0, far, 0.0))
-
-
-def _resize_matrix(start, length, flip, out_size, in_size):
-    """(batch, out_size, in_size) bicubic interpolation weights for a per-image 1-D crop.
-
-    ``start`` and ``length`` are fractions of the input extent. A crop-and-resize along one
-    axis is a matrix product, so the whole random resized crop is two batched matmuls: no
-    gathers, per-image parameters, and the same code on every backend. Flipping reverses the
-    sampling positions, so it costs nothing.
-    """
-    position = (ops.arange(out_size, dtype="float32") + 0.5) / ops.cast(out_size, "float32")
-    position = ops.where(flip[:, None], 1.0 - position[None, :], position[None, :])
-    source = (start[:, None] + position * length[:, None]) * ops.cast(in_size, "float32") - 0.5
-    taps = ops.arange(in_size, dtype="float32")
-    weights = _cubic_weights(source[:, :, None] - taps[None, None, :])
-    # Renormalising rows clamps the kernel at the borders instead of reading zeros.
-    return weights / ops.sum(weights, axis=-1, keepdims=True)
 
 
 def _grayscale(x):
@@ -112,19 +86,33 @@ class SimCLRAugmentation(keras.layers.Layer):
     `keras.ops` and `keras.random` with the layer's `SeedGenerator`, so it runs inside the
     training step, on the accelerator and under `jit_compile`, on every backend.
 
-    Differences from the TF pipeline, all deliberate: the crop takes one sample per image and
-    clips the side lengths to the image (TF retries up to 100 times); saturation is the
+    Differences from the TF pipeline, all deliberate: by default (``crop_sampling="ours"``)
+    the crop draws its area uniformly, once per image, and clips the side lengths to the image
+    (mean area 0.53; ``"official"`` is the TF sampler, mean area 0.43: see
+    `keras_cpc.layers.random_crops`); saturation is the
     torchvision blend with the grayscale image; hue is a rotation in YIQ space (TF shifts H
     in HSV: both rotate hue around the gray axis, YIQ keeps luma), which makes every jitter
     op a per-image 3x3 matrix, so the random per-image order costs four small matmuls
     instead of evaluating all four ops at every position; blur sigma is drawn per image, not
-    per batch; brightness is multiplicative (the official ``simclrv2`` setting).
+    per batch; brightness is multiplicative (the official ``simclrv2`` setting). Our hue
+    rotation turns the opposite way to ``tf.image.adjust_hue`` for the same delta; the shift
+    is drawn uniformly in a range symmetric about 0, so the augmentation's distribution is the
+    same either way (no option for it).
+
+    The layer computes in float32 whatever the global dtype policy (``dtype="float32"`` unless
+    another is passed): under ``mixed_bfloat16`` the views stay float32 and the backbone casts
+    them to its compute dtype.
 
     Args:
         image_size: ``(height, width)`` of the output, or None to keep the input size. Inputs
             smaller than this raise a ValueError.
         crop_area: range of the crop area as a fraction of the image area.
         aspect_ratio: range of the crop's width / height.
+        crop_sampling: ``"ours"`` (area uniform in ``crop_area``, aspect ratio log-uniform,
+            one draw) or ``"official"`` (``tf.image.sample_distorted_bounding_box`` as the
+            official SimCLR code calls it, in whole pixels: aspect ratio uniform in
+            ``aspect_ratio`` times the output's width / height, height uniform, at least 10%
+            of the image, up to 100 attempts, then the whole image).
         flip: whether to flip half the images horizontally.
         jitter_strength: colour strength s (0.5 for CIFAR, 1.0 for ImageNet): brightness,
             contrast and saturation factors in [1 - 0.8s, 1 + 0.8s], hue shift in +-0.2s.
@@ -155,6 +143,7 @@ class SimCLRAugmentation(keras.layers.Layer):
         image_size=None,
         crop_area=(0.08, 1.0),
         aspect_ratio=(3.0 / 4.0, 4.0 / 3.0),
+        crop_sampling="ours",
         flip=True,
         jitter_strength=1.0,
         jitter_probability=0.8,
@@ -164,7 +153,14 @@ class SimCLRAugmentation(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
+        # float32 unless asked otherwise: a mixed global policy would cast float inputs to
+        # half precision before `call`.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
+        if crop_sampling not in CROP_SAMPLINGS:
+            raise ValueError(
+                f"`crop_sampling` must be one of {CROP_SAMPLINGS}; received {crop_sampling!r}."
+            )
         if image_size is not None:
             image_size = as_int_tuple(image_size, "image_size")
             if len(image_size) != 2 or min(image_size) < 1:
@@ -186,6 +182,7 @@ class SimCLRAugmentation(keras.layers.Layer):
         self.image_size = image_size
         self.crop_area = crop_area
         self.aspect_ratio = aspect_ratio
+        self.crop_sampling = crop_sampling
         self.flip = flip
         self.jitter_strength = float(jitter_strength)
         self.jitter_probability = float(jitter_probability)
@@ -220,26 +217,25 @@ class SimCLRAugmentation(keras.layers.Layer):
         if not training:
             ones, zeros = ops.ones((batch,)), ops.zeros((batch,))
             no_flip = ops.zeros((batch,), dtype="bool")
-            rows = _resize_matrix(zeros, ones, no_flip, out_h, in_h)
-            cols = _resize_matrix(zeros, ones, no_flip, out_w, in_w)
+            rows = resize_matrix(zeros, ones, no_flip, out_h, in_h)
+            cols = resize_matrix(zeros, ones, no_flip, out_w, in_w)
             x = ops.einsum("bik,bkwc,bjw->bijc", rows, x, cols)
             return ops.clip(x, 0.0, 1.0) * (high - low) + low
 
         # --- Random resized crop + flip: two per-image interpolation matrices.
-        area = self._uniform((batch,), *self.crop_area)
-        log_ratio = self._uniform((batch,), *(math.log(r) for r in self.aspect_ratio))
-        shape_ratio = ops.cast(in_h, "float32") / ops.cast(in_w, "float32")
-        crop_w = ops.minimum(ops.sqrt(area * ops.exp(log_ratio) * shape_ratio), 1.0)
-        crop_h = ops.minimum(ops.sqrt(area / ops.exp(log_ratio) / shape_ratio), 1.0)
-        start_y = self._uniform((batch,), 0.0, 1.0) * (1.0 - crop_h)
-        start_x = self._uniform((batch,), 0.0, 1.0) * (1.0 - crop_w)
+        aspect_ratio = self.aspect_ratio
+        if self.crop_sampling == "official":  # SimCLR scales the range by the output's shape
+            aspect_ratio = tuple(r * out_w / out_h for r in aspect_ratio)
+        start_y, crop_h, start_x, crop_w = sample_crops(
+            self.crop_sampling, self._uniform, batch, in_h, in_w, self.crop_area, aspect_ratio
+        )
         if self.flip:
             flip = self._uniform((batch,), 0.0, 1.0) < 0.5
         else:
             flip = ops.zeros((batch,), dtype="bool")
         no_flip = ops.zeros((batch,), dtype="bool")
-        rows = _resize_matrix(start_y, crop_h, no_flip, out_h, in_h)
-        cols = _resize_matrix(start_x, crop_w, flip, out_w, in_w)
+        rows = resize_matrix(start_y, crop_h, no_flip, out_h, in_h)
+        cols = resize_matrix(start_x, crop_w, flip, out_w, in_w)
         x = ops.einsum("bik,bkwc->biwc", rows, x)
         x = ops.einsum("bjw,biwc->bijc", cols, x)
         x = ops.clip(x, 0.0, 1.0)
@@ -333,6 +329,7 @@ class SimCLRAugmentation(keras.layers.Layer):
                 "image_size": self.image_size,
                 "crop_area": self.crop_area,
                 "aspect_ratio": self.aspect_ratio,
+                "crop_sampling": self.crop_sampling,
                 "flip": self.flip,
                 "jitter_strength": self.jitter_strength,
                 "jitter_probability": self.jitter_probability,
