@@ -3,7 +3,8 @@
 Audio: `load_audio_clips` (in memory) or `AudioFolderSource` / `TFDSAudioSource` (random
 access), all with one preprocessing (mono average, soxr, peak 1.0; `audio_preprocessing`),
 batched by `RandomWindows` (pretraining) or `UtteranceDataset` (evaluation). Images:
-`ImageFolder` (class folders or TFDS) batched by `ImageBatches`. Unusable files are skipped
+`ImageFolder` (class folders or TFDS) batched by `ImageBatches` (host) or
+`ResidentImageBatches` (held on the accelerator). Unusable files are skipped
 with one warning naming each.
 """
 
@@ -35,6 +36,7 @@ from keras_cpc.data.images import (  # noqa: F401
     image_preprocessing,
     load_digits_images,
 )
+from keras_cpc.data.resident import ResidentImageBatches  # noqa: F401
 from keras_cpc.data.sources import (  # noqa: F401
     FSDD_NAME,
     AudioFolderSource,
