@@ -1,20 +1,22 @@
-"""Convert an official SimCLR TF1 checkpoint (google-research/simclr, v1 or v2) to a preset.
+"""Convert an official SimCLR checkpoint (google-research/simclr, v1 or v2) to a preset.
 
 The released checkpoints (``ResNet50_{1,2,4}x`` of v1, ``r{50,101,152}_{1,2,3}x_sk{0,1}`` of
-v2) are TF1 name-based checkpoints; they are read without TensorFlow (`TFCheckpointReader`),
-mapped onto `ResNetBackbone` (and `ProjectionHead` / the linear-eval head) by variable name
-(`simclr_tf1_names`), optionally checked against the official code's outputs, and saved as a
-normal preset with a model card. See `convert_simclr_checkpoint`.
+v2) are TF1 name-based checkpoints; checkpoints of the ``tf2/`` code (``tf.train.Checkpoint``)
+are object-based and renamed to the TF1 names first (`simclr_tf2_names`). They are read without
+TensorFlow (`TFCheckpointReader`), mapped onto `ResNetBackbone` (and `ProjectionHead` / the
+linear-eval head) by variable name (`simclr_tf1_names`), optionally checked against the
+official code's outputs, and saved as a normal preset with a model card. See
+`convert_simclr_checkpoint`.
 """
 
 from pathlib import Path
 
-import keras
-import numpy as np
 from tqdm.auto import tqdm
 
 from keras_cpc.layers.projection_head import ProjectionHead
 from keras_cpc.models.resnet import simclr_tf1_names as names
+from keras_cpc.models.resnet import simclr_tf2_names
+from keras_cpc.models.resnet.reference_outputs import compare_with_reference
 from keras_cpc.models.resnet.resnet_backbone import ResNetBackbone
 from keras_cpc.models.resnet.simclr_card import card_metadata, card_sections
 from keras_cpc.models.resnet.tf_checkpoint import TFCheckpointReader
@@ -66,14 +68,24 @@ def plan_conversion(
         where: how error messages name the checkpoint.
 
     Returns:
-        ``{"used": {official name: checkpoint name}, "shapes": {official name: shape},
+        ``{"format": "simclr_tf1" | "simclr_tf2", "used": {official name: checkpoint name},
+        "shapes": {official name: shape},
         "skipped": [checkpoint names], "architecture": {...}, "head": {...}}``.
 
     Example:
         >>> plan = plan_conversion(TFCheckpointReader("r50_1x_sk0").shapes)
         >>> plan["architecture"]["depth"], len(plan["skipped"])
     """
-    used, skipped = names.select_variables(shapes, use_ema=use_ema)
+    tf2 = simclr_tf2_names.is_tf2_checkpoint(shapes)
+    if tf2:
+        if use_ema:
+            raise ValueError(
+                f"{where} is an object-based checkpoint of the tf2/ code, which keeps no "
+                "ema_model/ copy; pass use_ema=False."
+            )
+        used, skipped = simclr_tf2_names.select_variables(shapes)
+    else:
+        used, skipped = names.select_variables(shapes, use_ema=use_ema)
     official_shapes = {official: tuple(shapes[stored]) for official, stored in used.items()}
     architecture = _architecture(official_shapes, depth, width_multiplier, sk_ratio)
     head = names.infer_head(official_shapes)
@@ -88,6 +100,7 @@ def plan_conversion(
         for n in heads:
             del official_shapes[n]
     return {
+        "format": "simclr_tf2" if tf2 else "simclr_tf1",
         "used": used,
         "shapes": official_shapes,
         "skipped": sorted(skipped),
@@ -154,46 +167,6 @@ def build_simclr_model(architecture, head, include_head=True):
     return backbone, pretrainer
 
 
-def compare_with_reference(backbone, pretrainer, reference_outputs):
-    """``{output name: max|ours - ref| / max|ref|}`` against the official code's outputs.
-
-    Args:
-        backbone: the converted `ResNetBackbone` (inputs in [0, 255]).
-        pretrainer: the converted `SimCLRPretrainer` or None (backbone outputs only).
-        reference_outputs: a ``reference_outputs.npz`` with ``input`` (NHWC RGB in [0, 1])
-            and any of ``initial_conv``, ``initial_max_pool``, ``block_group1..4``,
-            ``final_avg_pool``, ``proj_head_input``, ``head_nl_<i>_out``,
-            ``proj_head_output``, ``logits_sup``.
-
-    Example:
-        >>> compare_with_reference(backbone, None, "reference_outputs.npz")["block_group4"]
-    """
-    with np.load(reference_outputs) as data:
-        reference = {key: data[key] for key in data.files}
-    images = reference["input"].astype("float32") * 255.0
-    encoded = backbone.encode(images, training=False)
-    ours = {key: encoded[key] for key in encoded if key not in ("feature_map", "pooled")}
-    ours["final_avg_pool"] = ours["proj_head_input"] = encoded["pooled"]
-    if pretrainer is not None:
-        layers = pretrainer.projection_head.layer_outputs(encoded["pooled"], training=False)
-        ours.update({f"head_nl_{i}_out": x for i, x in enumerate(layers)})
-        ours["proj_head_output"] = layers[-1]
-        if pretrainer.probe is not None:
-            ours["logits_sup"] = pretrainer.probe(encoded["pooled"])
-    differences = {}
-    for key, expected in reference.items():
-        if key == "input" or key not in ours:
-            continue
-        value = keras.ops.convert_to_numpy(ours[key]).astype("float64")
-        if value.shape != expected.shape:
-            raise ValueError(
-                f"Output {key!r} has shape {value.shape}; the reference has {expected.shape}."
-            )
-        scale = float(np.max(np.abs(expected))) or 1.0
-        differences[key] = float(np.max(np.abs(value - expected)) / scale)
-    return differences
-
-
 def convert_simclr_checkpoint(
     source,
     output_dir,
@@ -211,13 +184,15 @@ def convert_simclr_checkpoint(
     tolerance=TOLERANCE,
     overwrite=False,
 ):
-    """Convert a SimCLR TF1 checkpoint into a preset directory (saved atomically).
+    """Convert a SimCLR TF1 (or ``tf2/`` object-based) checkpoint into a preset directory.
 
     Variables are mapped by name (``base_model/conv2d_N``, ``base_model/batch_normalization_N``
     in the official creation order, ``head_contrastive/nl_i/...``,
     ``head_supervised/linear_layer/dense/...``); optimizer slots (``*/Momentum``),
     ``global_step`` and the ``ema_model/`` copy (unless ``use_ema``) are skipped. Depth, width,
-    stem and selective kernels are read from the variables' count and shapes. A missing,
+    stem and selective kernels are read from the variables' count and shapes. A ``tf2/``
+    checkpoint (``model/resnet_model/...`` keys) is renamed to these names first. The preset is
+    saved atomically. A missing,
     unknown or mis-shaped variable is a ValueError listing them. With ``include_head`` the
     preset holds a `SimCLRPretrainer` task (projection head and, when the checkpoint has one,
     the linear-eval head as its probe), so ``SimCLRPretrainer.from_preset(output_dir)``
@@ -285,8 +260,11 @@ def convert_simclr_checkpoint(
                 f"relative difference above {tolerance:g} for {failed}; nothing was saved."
             )
 
-    global_step = int(reader.read("global_step")) if "global_step" in reader.shapes else None
+    step = next((n for n in ("global_step", "global_step" + simclr_tf2_names.SUFFIX)
+                 if n in reader.shapes), None)  # fmt: skip
+    global_step = int(reader.read(step)) if step else None
     config = {
+        "format": plan["format"],
         **architecture,
         **head,
         "include_head": bool(include_head),

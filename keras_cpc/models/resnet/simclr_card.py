@@ -19,6 +19,10 @@ INPUT_NOTE = (
     "RGB images with pixel values in [0, 255] (uint8 or float), multiplied by 1/255 inside the "
     "model: the official network sees RGB in [0, 1], with no mean/std normalisation"
 )
+FORMATS = {
+    "simclr_tf1": "TF1 name-based checkpoint of google-research/simclr",
+    "simclr_tf2": "object-based checkpoint (tf.train.Checkpoint) of google-research/simclr tf2/",
+}
 IMAGENET_EVAL_NOTE = (
     "official ImageNet evaluation: a center crop of 87.5% of the image, resized (bicubic) to "
     "224 x 224"
@@ -66,12 +70,12 @@ def card_metadata(reader, config, summary, source_url, published, reference_outp
     return {
         "description": (
             f"SimCLR {_architecture_text(config)} ({heads}), converted from the official "
-            f"TF1 checkpoint {reader.prefix.name}"
+            f"checkpoint {reader.prefix.name}"
         ),
         "preprocessing": preprocessing,
         "training_data": None,
         "source": {
-            "format": "TF1 name-based checkpoint of google-research/simclr",
+            "format": FORMATS[config["format"]],
             "checkpoint": reader.prefix.name,
             "url": source_url,
             "files": files,

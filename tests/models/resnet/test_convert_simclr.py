@@ -1,5 +1,6 @@
-"""Official SimCLR TF1 checkpoints -> presets: outputs of the official code reproduced, mapping
-by name with loud failures, and the converted model usable for fine-tuning and pretraining."""
+"""Official SimCLR checkpoints (TF1, and the tf2/ code's) -> presets: outputs of the official
+code reproduced, mapping by name with loud failures, and the converted model usable for
+fine-tuning and pretraining."""
 
 import json
 from pathlib import Path
@@ -11,14 +12,15 @@ import pytest
 from keras_cpc.models import ImageClassifier, ResNetBackbone, SimCLRPretrainer
 from keras_cpc.models.resnet import simclr_tf1_names as names
 from keras_cpc.models.resnet.convert_simclr import (
-    compare_with_reference,
     convert_simclr_checkpoint,
     map_variables,
     plan_conversion,
 )
+from keras_cpc.models.resnet.reference_outputs import compare_with_reference
 from keras_cpc.models.resnet.tf_checkpoint import TFCheckpointReader
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "simclr_tf1"
+TF2_FIXTURES = FIXTURES.parent / "simclr_tf2"
 MODELS = ("r50_0.0625x_sk0", "r50_0.0625x_sk1")
 # manifest.json: variables of the inference graph (backbone + 3-layer head), their parameters.
 INFERENCE_VARIABLES = {"r50_0.0625x_sk0": 279, "r50_0.0625x_sk1": 385}
@@ -41,6 +43,10 @@ def converted(tmp_path_factory):
             progress=False,
         )
         results[model] = summary
+    tf2 = TF2_FIXTURES / "r50_0.0625x_sk1"
+    results["tf2"] = convert_simclr_checkpoint(
+        tf2, root / "tf2", reference_outputs=tf2 / "reference_outputs.npz", progress=False
+    )
     return results
 
 
@@ -69,6 +75,7 @@ def test_fixture_converts_and_reproduces_official_outputs(converted, model):
     second = ("stem_conv2", (3, 3, 2, 2)) if sk else ("stage1_block1_shortcut_conv", (1, 1, 4, 16))
     assert summary["mapped"][1] == ("base_model/conv2d_1/kernel", f"{second[0]}/kernel", second[1])
     assert summary["config"] == {
+        "format": "simclr_tf1",
         "depth": 50,
         "width_multiplier": 0.0625,
         "stem": "imagenet",
@@ -120,6 +127,41 @@ def test_converted_preset_reloads_with_its_heads(sk1_pretrainer, tmp_path):
         pretrainer.backbone, pretrainer, tmp_path / "perturbed.npz"
     )
     assert differences["block_group3"] > 0.1 and differences["block_group2"] <= 1e-3
+
+
+def test_tf2_checkpoint_converts_with_its_supervised_head(converted):
+    summary = converted["tf2"]
+    differences = summary["max_relative_difference"]
+    assert {"block_group4", "proj_head_output", "logits_sup"} <= set(differences)
+    assert max(differences.values()) <= 1e-3, differences
+    assert summary["config"]["format"] == "simclr_tf2"
+    assert summary["config"]["num_classes"] == 1000 and summary["config"]["sk_ratio"] == 0.0625
+    assert len(summary["mapped"]) == 385 + 2  # + the linear-eval head's kernel and bias
+    card = (Path(summary["preset_dir"]) / "README.md").read_text()
+    assert "1000-class linear-eval head" in card and "tf2/" in card
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_tf2_names_are_the_tf1_names_of_the_same_model(model):
+    tf1 = plan_conversion(TFCheckpointReader(FIXTURES / model).shapes)
+    tf2 = plan_conversion(TFCheckpointReader(TF2_FIXTURES / model).shapes)
+    assert tf2["format"] == "simclr_tf2" and tf1["format"] == "simclr_tf1"
+    supervised = {n: s for n, s in tf2["shapes"].items() if n.startswith(names.SUPERVISED_HEAD)}
+    assert supervised == {names.SUPERVISED_HEAD + "kernel": (128, 1000),
+                          names.SUPERVISED_HEAD + "bias": (1000,)}  # fmt: skip
+    assert {n: s for n, s in tf2["shapes"].items() if n not in supervised} == tf1["shapes"]
+    assert tf2["used"]["base_model/conv2d_1/kernel"].startswith(
+        "model/resnet_model/initial_conv_relu_max_pool/2/"
+        if model.endswith("sk1")
+        else "model/resnet_model/block_groups/0/layers/0/projection_layers/0/"
+    )
+    assert all(
+        "/.OPTIMIZER_SLOT/" in n or n.split("/")[0] in ("global_step", "save_counter")
+        or n == "_CHECKPOINTABLE_OBJECT_GRAPH"
+        for n in tf2["skipped"]
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="keeps no ema_model/ copy"):
+        plan_conversion(TFCheckpointReader(TF2_FIXTURES / model).shapes, use_ema=True)
 
 
 def _sk1_shapes():
