@@ -25,8 +25,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -35,16 +33,6 @@ HERE = Path(__file__).resolve().parent
 MARK = "PEERS_RESULT "
 BACKENDS = ("tensorflow", "jax", "torch")
 PEER_MODULES = {"tensorflow": "peers_tf", "jax": "peers_jax", "torch": "peers_torch"}
-THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "TF_NUM_INTRAOP_THREADS",
-    "TF_NUM_INTEROP_THREADS",
-    "XLA_FLAGS",
-    "KMP_AFFINITY",
-    "KMP_BLOCKTIME",
-)
 
 
 def sibling(name):
@@ -73,7 +61,7 @@ def parse_args(argv=None):
     add("--dtype-policy", default="float32", choices=("float32", "mixed_bfloat16"))
     add("--rounds", type=int, default=3, help="interleaved timing rounds (0: checks only)")
     add("--steps", type=int, default=3, help="timed steps per variant and round")
-    add("--warmup", type=int, default=1, help="untimed steps after the 2 checked ones")
+    add("--warmup", type=int, default=1, help="untimed steps after the 2 checked ones (CPC: >= 1)")
     add("--statistic", default="best", choices=("best", "median"), help="of the rounds")
     add("--keras-jit", default="auto", help="keras_cpc variants: comma list of auto,true,false")
     add("--width", default="1.0,0.25", help="SimCLR ResNet-18 widths, comma list")
@@ -100,31 +88,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def machine_info():
-    """CPU model, core counts, load and thread settings of this machine."""
-    model = ""
-    flags = set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and not model:
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    except OSError:
-        model = platform.processor()
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "cpu": model or platform.machine(),
-        "logical_cpus": os.cpu_count(),
-        "usable_cpus": usable,
-        "bf16_instructions": sorted(flags & {"avx512_bf16", "amx_bf16"}),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "threads_env": {name: os.environ.get(name, "(unset)") for name in THREAD_VARIABLES},
-    }
-
-
 def _check(steps, call, reference, policy):
     """Loss of every step on its first two calls, against ``reference``'s."""
     losses = {name: [call(step), call(step)] for name, step in steps.items()}
@@ -137,10 +100,10 @@ def _check(steps, call, reference, policy):
     return result
 
 
-def _timed(steps, call, args, items):
+def _timed(steps, call, args, items, min_warmup=0):
     if args.rounds < 1:
         return {name: [] for name in steps}
-    for _ in range(args.warmup):
+    for _ in range(max(args.warmup, min_warmup)):
         for step in steps.values():
             call(step)
     common = sibling("peers_common")
@@ -233,7 +196,9 @@ def _cpc(args, side, peer, jits):
     )
     indices = side.cpc_check_indices(args.cpc_batch_size, frames, args.num_negatives)
     check = _check(steps, lambda step: step(indices), next(iter(models)), args.dtype_policy)
-    rates = _timed(steps, lambda step: step(), args, args.cpc_batch_size)
+    # At least one warm-up step: the checks fed keras_cpc explicit negatives, and its step
+    # is traced again for an input without them.
+    rates = _timed(steps, lambda step: step(), args, args.cpc_batch_size, min_warmup=1)
     return {
         "arch": args.cpc_arch,
         "frames": frames,
@@ -243,73 +208,15 @@ def _cpc(args, side, peer, jits):
     }
 
 
-def _stat(values, statistic):
-    values = sorted(values)
-    return values[-1] if statistic == "best" else values[len(values) // 2]
-
-
-def format_tables(results, statistic):
-    """Markdown tables (ratio keras_cpc / plain) and the loss checks, as text."""
-    lines = []
-    for kind, label in (("simclr", "width"), ("cpc", "arch")):
-        rows = [(r["backend"], run) for r in results for run in r.get(kind, [])]
-        if not rows:
-            continue
-        unit = rows[0][1]["unit"]
-        lines += [
-            "",
-            f"{kind.upper()} step, {unit} ({statistic} of the rounds); ratio = keras_cpc / plain",
-            "",
-            f"| backend | {label} | keras_cpc | plain framework | ratio | vs fastest plain |",
-            "|---|---|---|---|---|---|",
-        ]
-        for backend, run in rows:
-            if not all(run["rates"].values()):
-                lines.append(f"| {backend} | {run[label]} | not timed (--rounds 0) | | | |")
-                continue
-            rates = {name: _stat(values, statistic) for name, values in run["rates"].items()}
-            plain = {n: v for n, v in rates.items() if not n.startswith("keras_cpc")}
-            listed = ", ".join(f"{v:.1f} ({n})" for n, v in plain.items())
-            for name, value in rates.items():
-                if name.startswith("keras_cpc"):
-                    ratios = " / ".join(f"{value / v:.2f}" for v in plain.values())
-                    setting = name[len("keras_cpc ") :]
-                    best = value / max(plain.values()) if plain else float("nan")
-                    lines.append(
-                        f"| {backend} | {run[label]} | {value:.1f} {setting} | {listed} | "
-                        f"{ratios} | {best:.2f} |"
-                    )
-        lines += ["", "Loss checks (same weights: step 1; after one SGD update: step 2):"]
-        for backend, run in rows:
-            check = run["check"]
-            diffs = ", ".join(
-                f"{name} {d[0]:.1e}/{d[1]:.1e}" for name, d in check["relative_diff"].items()
-            )
-            reference = next(iter(check["losses"].values()))
-            lines.append(
-                f"- {backend} {label}={run[label]}: {'OK' if check['ok'] else 'MISMATCH'}, "
-                f"keras_cpc loss {reference[0]:.5f} then {reference[1]:.5f}; relative "
-                f"differences step1/step2: {diffs} (tolerance {check['tolerance']:g}, x10 "
-                "for step 2)"
-            )
-    inference = [(r["backend"], row) for r in results for row in r.get("inference", [])]
-    if inference:
-        lines += ["", f"Inference, predict() features/s ({statistic} of the rounds)", ""]
-        lines += ["| backend | preset | batch size | features/s |", "|---|---|---|---|"]
-        for backend, row in inference:
-            rate = _stat(row["rates"], statistic)
-            lines.append(f"| {backend} | {row['preset']} | {row['batch_size']} | {rate:.1f} |")
-    return "\n".join(lines)
-
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if args.child:
         print(MARK + json.dumps(run_backend(args)), flush=True)
         return 0
-    machine = machine_info()
-    results = []
+    report = sibling("peers_report")
+    machine = report.machine_info()
+    results, failed = [], []
     for backend in _words(args.backend):
         if backend not in BACKENDS:
             raise SystemExit(f"--backend takes {', '.join(BACKENDS)}; received {backend!r}")
@@ -322,15 +229,15 @@ def main(argv=None):
         found = [line for line in done.stdout.splitlines() if line.startswith(MARK)]
         if done.returncode or not found:
             print(f"[{backend}] failed (exit {done.returncode})", file=sys.stderr)
+            failed.append(backend)
             continue
         results.append(json.loads(found[-1][len(MARK) :]))
     machine["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    print("command: python benchmarks/peers.py " + shlex.join(argv))
-    print("machine: " + json.dumps(machine))
-    for result in results:
-        print(f"{result['backend']}: " + json.dumps(result["info"]))
-    print(format_tables(results, args.statistic))
-    return 0 if results and all(_checks_ok(r) for r in results) else 1
+    print(report.header(argv, machine, results, args))
+    print(report.format_tables(results, args.statistic))
+    if failed:
+        print(f"\nfailed: {', '.join(failed)} (see the errors above)")
+    return 0 if results and not failed and all(_checks_ok(r) for r in results) else 1
 
 
 def _checks_ok(result):
