@@ -37,6 +37,8 @@ PEER_MODULES = {"tensorflow": "peers_tf", "jax": "peers_jax", "torch": "peers_to
 
 def sibling(name):
     """Import benchmarks/<name>.py (benchmarks/ is no package; its modules import each other)."""
+    if name != "peers_common":
+        sibling("peers_common")  # the one the others import by name
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
