@@ -22,6 +22,7 @@ from keras_cpc.version import __version__
 
 _SUBPACKAGES = (
     "data",
+    "distribute",
     "evaluation",
     "layers",
     "losses",

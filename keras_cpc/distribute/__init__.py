@@ -132,17 +132,16 @@ def prepare(model, sync_batch_norm=True):
     engine().prepare(model, bool(sync_batch_norm))
 
 
-def symbolic_build(model):
-    """Build the optimizer of an already built model in the engine's scope, without data.
+def symbolic_build(model, iterator=None, data_batch=None):
+    """Build a model under the TF trainer's strategy from the first replica's batch.
 
-    For the TF trainer under a strategy, whose own build first averages a distributed batch
-    over the replicas, which fails on boolean inputs such as a padding mask ("AddN bool").
+    Keras' own build first averages a distributed batch over the replicas, which fails on
+    boolean inputs such as a padding mask ("AddN bool"); shapes are all a build needs.
 
     Returns:
-        True when done; False when the trainer's own build must run (no strategy, or
-        compiled metrics or losses, which need a batch).
+        True when done; False when the trainer's own build must run (no strategy).
     """
-    return bool(engine().symbolic_build(model))
+    return bool(engine().symbolic_build(model, iterator, data_batch))
 
 
 def step_logs(logs):

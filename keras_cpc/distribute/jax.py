@@ -40,8 +40,8 @@ def prepare(model, sync_batch_norm):
         )
 
 
-def symbolic_build(model):
-    return False
+def symbolic_build(model, iterator=None, data_batch=None):
+    return False  # only Keras' TF trainer builds from a distributed batch
 
 
 def process_count():

@@ -99,14 +99,26 @@ def prepare(model, sync_batch_norm):
             layer.synchronized = sync_batch_norm
 
 
-def symbolic_build(model):
+def symbolic_build(model, iterator=None, data_batch=None):
+    # Keras' TF trainer builds under a strategy from a first batch averaged over the replicas
+    # (strategy.reduce "MEAN"), which fails on a boolean padding mask ("AddN bool"). The
+    # shapes are all the build needs: take the first replica's values instead.
     strategy = getattr(model, "_distribute_strategy", None)
-    compiled = getattr(model, "_compile_metrics", None) or getattr(model, "_compile_loss", None)
-    if strategy is None or compiled is not None:
-        return False  # Keras' own build (compiled metrics or losses need a batch)
+    if strategy is None:
+        return False
+    if iterator is not None:
+        for _, _, batches in iterator:
+            data_batch = keras.tree.map_structure(_first_replica, next(batches))
+            break
     with strategy.scope():
-        model._symbolic_build()  # the model is built: only the optimizer is left
+        model._symbolic_build(data_batch=data_batch)
     return True
+
+
+def _first_replica(value):
+    if isinstance(value, tf.distribute.DistributedValues):
+        return tf.distribute.get_strategy().experimental_local_results(value)[0]
+    return value
 
 
 def process_count():

@@ -173,8 +173,8 @@ def prepare(model, sync_batch_norm):
                 layer._moments = functools.partial(_synced_moments, layer, layer._moments)
 
 
-def symbolic_build(model):
-    return False
+def symbolic_build(model, iterator=None, data_batch=None):
+    return False  # only Keras' TF trainer builds from a distributed batch
 
 
 def process_count():

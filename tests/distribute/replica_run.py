@@ -3,10 +3,12 @@
 ``python -m tests.distribute.replica_run MODE OUT.json`` (KERAS_BACKEND set by the caller):
 
 * ``mirrored``: TensorFlow, 2 logical CPU devices, ``MirroredStrategy``; also a global batch
-  of 5 that does not divide.
+  of 5 that does not divide, a 3-step fit with random augmentation, and whether the two
+  replicas augment one image alike.
 * ``worker``: TensorFlow ``MultiWorkerMirroredStrategy`` (TF_CONFIG set by the caller).
 * ``rank``: torch under a torchrun-like environment (RANK, WORLD_SIZE, MASTER_ADDR/PORT);
-  also a 3-step fit with random augmentation, whose final weights every rank writes.
+  also a 3-step fit with random augmentation, whose final weights every rank writes, and
+  whether the two ranks augment one image alike.
 * ``devices``: JAX DataParallel over 8 virtual CPU devices; also a batch of 12 (no divide).
 * ``process``: JAX DataParallel over 2 processes (KERAS_DISTRIBUTION_* set by the caller).
 
@@ -132,9 +134,32 @@ def run(mode):
         out["indivisible"] = _error(lambda: step(build("simclr"), global_batch("simclr", 5), 5))
     if mode == "devices":
         out["indivisible"] = _error(lambda: step(build("simclr"), global_batch("simclr", 12), 12))
-    if mode == "rank":
+    if mode in ("rank", "mirrored"):
         out["fit"] = _augmented_fit()
+        out["same_views"] = _replicas_draw_the_same_views(mode)
     return out
+
+
+def _replicas_draw_the_same_views(mode):
+    # One image on every replica: the views must differ (each replica its own draws).
+    import keras
+    import numpy as np
+
+    from keras_cpc import distribute
+    from keras_cpc.layers import SimCLRAugmentation
+
+    augmentation = SimCLRAugmentation(jitter_strength=0.5, blur=False, seed=0)
+    image = global_batch("simclr")["view_a"][:1]
+    if mode == "rank":
+        views = keras.ops.convert_to_numpy(distribute.all_gather(augmentation(image)))
+    else:
+        import tensorflow as tf
+
+        strategy = tf.distribute.get_strategy()
+        inputs = strategy.experimental_distribute_values_from_function(lambda _: image)
+        views = strategy.run(lambda x: augmentation(x, training=True), args=(inputs,))
+        views = [v.numpy() for v in strategy.experimental_local_results(views)]
+    return bool(np.allclose(views[0], views[1]))
 
 
 def _augmented_fit():
@@ -153,7 +178,8 @@ def _augmented_fit():
         variable.assign(variable + keras.random.normal(variable.shape, stddev=0.1))
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     images = global_batch("simclr")["view_a"]
-    model.fit(distribute.shard_batches(batches(images, 3)), epochs=1, verbose=0)
+    history = model.fit(distribute.shard_batches(batches(images, 3)), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all(), history.history
     return [np.asarray(keras.ops.convert_to_numpy(v)).tolist() for v in model.weights]
 
 

@@ -83,6 +83,7 @@ def test_tensorflow_mirrored_and_multi_worker_equal_one_device(tmp_path, referen
         _assert_matches_single(worker, reference, "MultiWorkerMirroredStrategy, 2 workers")
     message = mirrored["indivisible"]
     assert message and "does not divide over 2 replicas" in message and "[3 2]" in message
+    assert not mirrored["same_views"]  # each replica draws its own augmentation
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="torch.distributed runs under torch")
@@ -107,6 +108,7 @@ def test_torch_ranks_equal_one_device_and_stay_in_sync(tmp_path, reference):
     # After a 3-step fit with per-rank augmentation from different starting weights.
     for a, b in zip(ranks[0]["fit"], ranks[1]["fit"], strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not ranks[0]["same_views"]  # each rank draws its own augmentation
 
 
 @pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution runs under JAX")

@@ -291,10 +291,10 @@ class CPCPretrainer(keras.Model):
         distribute.prepare(self, sync_batch_norm=True)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Only the TF trainer calls this. Its own version averages a first distributed batch
-        # over the replicas to build the model, which fails on the boolean padding mask
-        # ("AddN bool"); this model is built in __init__, only the optimizer is left.
-        if not distribute.symbolic_build(self):
+        # Only the TF trainer calls this. Under a strategy its own version builds from a
+        # first batch averaged over the replicas, which fails on a boolean padding mask
+        # ("AddN bool"); ours builds from the first replica's batch.
+        if not distribute.symbolic_build(self, iterator, data_batch):
             super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def get_config(self):

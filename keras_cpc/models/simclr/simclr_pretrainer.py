@@ -266,10 +266,10 @@ class SimCLRPretrainer(PretrainerPresets, keras.Model):
         distribute.prepare(self, self.sync_batch_norm)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Only the TF trainer calls this. Its own version averages a first distributed batch
-        # over the replicas to build the model; this one is built in __init__ (only the
-        # optimizer is left), and averaging fails on boolean or uint8 inputs.
-        if not distribute.symbolic_build(self):
+        # Only the TF trainer calls this. Under a strategy its own version builds from a
+        # first batch averaged over the replicas, which fails on a boolean padding mask
+        # ("AddN bool"); ours builds from the first replica's batch.
+        if not distribute.symbolic_build(self, iterator, data_batch):
             super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     # --- Serialisation ------------------------------------------------------------------------
