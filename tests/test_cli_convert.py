@@ -29,6 +29,30 @@ def test_convert_a_cpc_audio_training_folder_prints_mapping_and_reference_check(
         assert name == output_name and float(value) <= 1e-4
     backbone = CPCBackbone.from_preset(output)
     assert backbone.get_config()["sample_rate"] == 16000
+    # keras-cpc extract feeds the converted preset as CPC_audio expects: samples as read at
+    # 16 kHz, no normalisation (recorded in the preset).
+    import numpy as np
+    import soundfile
+
+    clip = 0.3 * np.sin(np.linspace(0, 400, 3200, dtype="float32"))
+    soundfile.write(tmp_path / "clip.wav", clip, 16000, subtype="FLOAT")
+    features = tmp_path / "features.npy"
+    assert (
+        main(
+            [
+                "extract",
+                str(output),
+                str(tmp_path / "clip.wav"),
+                "--output",
+                str(features),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    expected = backbone.predict(clip[None], sample_rate=16000, verbose=0)
+    np.testing.assert_allclose(np.load(features), expected, rtol=1e-5, atol=1e-6)
+    capsys.readouterr()
     assert "# cpc_test" in (output / "README.md").read_text()
     # The output must be new: a second conversion into it is refused.
     assert main(argv) == 2
