@@ -130,14 +130,24 @@ def _backend_import_logs_filtered():
             sys.stderr.write(filter_backend_log(text, min_level))
 
 
-def import_backend_quietly():
+def import_backend_quietly(tensorflow_too=False):
     """Import keras (and with it the backend) with the backend's start-up log filtered.
+
+    Args:
+        tensorflow_too: also import TensorFlow when it is installed, whatever the backend:
+            Keras does on its first serialisation (saving a preset), and its start-up log
+            would otherwise appear halfway through the command.
 
     Example:
         >>> import_backend_quietly()
     """
     with _backend_import_logs_filtered():
         import keras  # noqa: F401
+
+        if tensorflow_too:
+            from keras.src.utils.module_utils import tensorflow
+
+            tensorflow.available  # noqa: B018 - the lazy module imports TensorFlow here
 
 
 # ---- commands ------------------------------------------------------------------------------
@@ -385,7 +395,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         if args.run in (_cmd_extract, _cmd_probe, _cmd_convert):
-            import_backend_quietly()
+            import_backend_quietly(tensorflow_too=args.run is _cmd_convert)
         return args.run(args)
     except BrokenPipeError:
         # The reader went away (``keras-cpc presets | head``): stop quietly, and point stdout
