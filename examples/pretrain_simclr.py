@@ -5,7 +5,8 @@ feed the online probe. With ``--checkpoint-dir`` a killed run, rerun with the sa
 as an uninterrupted one would. Each shipped preset's card gives its exact command. On a GPU,
 ``--dtype-policy mixed_bfloat16 --data-on-device`` trains in bfloat16 with the images held on
 the device. The SGD recipe (dkobak/simclr-cifar10's, with warmup): ``--optimizer sgd`` (lr
-0.06 x batch / 256, L2 5e-4) ``--head-hidden 1024 --no-head-batch-norm``. Smoke run:
+0.06 x batch / 256, L2 5e-4) ``--head-hidden 1024 --no-head-batch-norm --crop-scale 0.2 1``.
+Smoke run:
 
     python examples/pretrain_simclr.py --data ~/data/cifar10/train --limit 512 --epochs 1 \\
         --steps-per-epoch 2 --batch-size 64 --checkpoint-dir /tmp/simclr_smoke

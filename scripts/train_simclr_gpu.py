@@ -14,8 +14,10 @@
    compiled step comes from ``OUTPUT_DIR/jax_cache``). The linear
    probe runs afterwards, on CPU: ``python examples/linear_probe.py OUTPUT_DIR/preset ...``.
 
-The default recipe is the SGD one (dkobak/simclr-cifar10's, with warmup) at the preset's
-size: ResNet-18 width 1, batch 512, ``mixed_bfloat16``, images on the device, no per-step log.
+The default recipe is the SGD one (dkobak/simclr-cifar10's: SGD 0.06 x batch / 256, L2 5e-4,
+head 512-1024-128 without batch norm, crop area 0.2-1, temperature 0.5; plus 2 warmup epochs)
+at the preset's size: ResNet-18 width 1, batch 512, ``mixed_bfloat16``, images on the device,
+no per-step log.
 Flags after ``--`` go to `examples/pretrain_simclr.py` and override these defaults. JAX is the
 default backend (``KERAS_BACKEND`` picks another). Example::
 
@@ -38,7 +40,8 @@ PRETRAIN = Path(__file__).resolve().parents[1] / "examples" / "pretrain_simclr.p
 PLAN_FILE = "plan.json"
 RECIPE = [
     "--width", "1.0", "--batch-size", "512", "--optimizer", "sgd", "--head-hidden", "1024",
-    "--no-head-batch-norm", "--temperature", "0.5", "--warmup-epochs", "2",
+    "--no-head-batch-norm", "--crop-scale", "0.2", "1.0", "--temperature", "0.5",
+    "--warmup-epochs", "2",
     "--dtype-policy", "mixed_bfloat16", "--data-on-device", "--no-step-log", "--verbose", "2",
     "--seed", "0", "--preset-name", "simclr_resnet18_cifar10",
 ]  # fmt: skip

@@ -1,9 +1,10 @@
 """The one-session GPU script at toy size on CPU: speed check, plan, kill, resume, preset.
 
 `scripts/train_simclr_gpu.py` runs in a subprocess that is killed mid-run, then resumes
-in-process, with the recipe's flags (SGD, head without batch norm, official crops, images on
-the device, bfloat16); everything is generated in tmp_path. That device-resident batches equal
-the host's is tests/data/test_resident.py's job.
+in-process (cheaper than a second process on every backend), with the recipe's flags (SGD,
+head without batch norm, official crops, images on the device, bfloat16); everything is
+generated in tmp_path. That device-resident batches equal the host's is
+tests/data/test_resident.py's job.
 """
 
 import importlib.util
@@ -53,6 +54,7 @@ def test_gpu_script_checks_speed_plans_and_resumes_after_a_kill(tmp_path, capsys
     images = write_image_folder(tmp_path / "images", classes=4, per_class=12)  # 36 trained
     output = tmp_path / "session"
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
+    env["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"  # XLA's quick compile mode on JAX
     first = subprocess.Popen(
         [sys.executable, str(SCRIPT), *gpu_script_argv(output, images)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -40,8 +40,8 @@ def test_bfloat16_fit_falls_and_its_first_loss_matches_float32():
     # Before any update, fit's first loss is this forward pass's (training-mode batch norm).
     first_float32 = float(reference.compute_loss(x, y, reference(x, training=True)))
     pretrainer = build("mixed_bfloat16")
-    outputs = pretrainer(x, training=True)
-    assert dtype(outputs["features"]) == "bfloat16" and dtype(outputs["projections"]) == "bfloat16"
+    assert pretrainer.backbone.compute_dtype == pretrainer.projection_head.compute_dtype
+    assert pretrainer.backbone.compute_dtype == "bfloat16"
     assert dtype(pretrainer.augmentation(x)) == "float32"  # views stay float32
     assert all(dtype(v) == "float32" for v in pretrainer.trainable_variables)
     pretrainer.compile(
