@@ -9,6 +9,7 @@ from keras_cpc.layers.cpc_encoder import CPCEncoder
 from keras_cpc.models.backbone import Backbone
 from keras_cpc.models.input_checks import (
     InputChecks,
+    check_sample_rate,
     check_waveform_dtype,
     check_waveform_values,
     pcm_to_float,
@@ -222,11 +223,8 @@ class CPCBackbone(InputChecks, Backbone, keras.Model):
             dict with ``z`` (batch, frames, encoder_dim), ``c`` (batch, frames, context_dim),
             ``embedding`` (batch, context_dim), ``frame_mask`` (batch, frames) bool.
         """
-        if sample_rate is not None and int(sample_rate) != self.sample_rate:
-            raise ValueError(
-                f"This CPCBackbone expects audio at {self.sample_rate} Hz; received audio at "
-                f"{sample_rate} Hz. Resample it first (keras_cpc.data.resample)."
-            )
+        if sample_rate is not None:
+            check_sample_rate(self, sample_rate)
         return run_checked(
             self, inputs, training is not True, lambda: self._encode(inputs, training)
         )
