@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_cpc.layers import native_layout
 from keras_cpc.layers.arguments import as_int
 
 # Same batch-norm settings as the SimCLR encoder.
@@ -72,7 +73,7 @@ class ProjectionHead(keras.layers.Layer):
             shape = dense.compute_output_shape(shape)
             self.dense_layers.append(dense)
             if self.use_batch_norm:
-                norm = keras.layers.BatchNormalization(
+                norm = native_layout.BatchNormalization(
                     momentum=BN_MOMENTUM,
                     epsilon=BN_EPSILON,
                     center=not last,

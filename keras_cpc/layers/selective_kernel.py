@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_cpc.layers import native_layout
 from keras_cpc.layers.arguments import as_int
 
 
@@ -51,7 +52,7 @@ class SelectiveKernelConv2D(keras.layers.Layer):
         self.mid_dim = max(int(self.filters * self.sk_ratio), self.min_dim)
 
     def _conv(self, filters, kernel_size, strides, name):
-        return keras.layers.Conv2D(
+        return native_layout.Conv2D(
             filters,
             kernel_size,
             strides=strides,
@@ -63,7 +64,7 @@ class SelectiveKernelConv2D(keras.layers.Layer):
         )
 
     def _norm(self, name):
-        return keras.layers.BatchNormalization(
+        return native_layout.BatchNormalization(
             momentum=self.momentum, epsilon=self.epsilon, dtype=self.dtype_policy, name=name
         )
 

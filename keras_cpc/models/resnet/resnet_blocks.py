@@ -9,6 +9,7 @@ only add layers of their own.
 import keras
 from keras import layers
 
+from keras_cpc.layers import native_layout
 from keras_cpc.layers.selective_kernel import SelectiveKernelConv2D
 
 # Blocks per stage and block type, as in the official code.
@@ -41,7 +42,7 @@ def conv(x, filters, kernel_size, strides, name):
         padding = "valid"
     else:
         padding = "same"
-    return layers.Conv2D(
+    return native_layout.Conv2D(
         filters,
         kernel_size,
         strides=strides,
@@ -53,7 +54,7 @@ def conv(x, filters, kernel_size, strides, name):
 
 
 def batch_norm(x, name, zero_gamma=False, relu=True):
-    x = layers.BatchNormalization(
+    x = native_layout.BatchNormalization(
         momentum=BN_MOMENTUM,
         epsilon=BN_EPSILON,
         gamma_initializer="zeros" if zero_gamma else "ones",

@@ -1,0 +1,111 @@
+"""PyTorch kernels for `native_layout` (imported only under the torch backend).
+
+Activations stay NHWC tensors (Keras' layout); ``x.permute(0, 3, 1, 2)`` of a contiguous NHWC
+tensor is an NCHW tensor in ``torch.channels_last`` memory without a copy, which is the layout
+torch's CPU (oneDNN) and cuDNN convolutions run fastest on, and their output permuted back is
+again a contiguous NHWC tensor. Keras instead copies to contiguous NCHW and back to
+channels_last before every convolution. Batch norm uses torch's fused kernel (one pass for
+the statistics and the normalisation, one fused backward) in place of Keras' op-by-op graph;
+the moving statistics are updated exactly as Keras does, from the same biased batch variance.
+
+Each function returns None for the cases it does not cover; the layer then runs Keras' own
+``call``.
+"""
+
+import torch
+import torch.nn.functional as F
+from keras import ops
+
+
+def conv2d_padding(layer):
+    """Torch's padding for ``layer`` (a Keras Conv2D), or None where the fast path does not
+    apply (channels-first layers, "same" padding other than symmetric)."""
+    if layer.data_format != "channels_last" or layer.rank != 2:
+        return None
+    if layer.padding == "valid":
+        return (0, 0)
+    # "same" equals symmetric padding only for stride 1 and odd kernel sizes.
+    if all(s == 1 for s in layer.strides) and all(k % 2 == 1 for k in layer.kernel_size):
+        return tuple(d * (k - 1) // 2 for k, d in zip(layer.kernel_size, layer.dilation_rate))
+    return None
+
+
+def conv2d(layer, inputs, padding=None):
+    """``layer(inputs)`` for NHWC ``inputs``, or None if `conv2d_padding` gives None.
+
+    Args:
+        layer: a Keras Conv2D.
+        inputs: a torch tensor (batch, height, width, channels).
+        padding: zero padding (height, width) applied before the layer's own, on both sides:
+            a ZeroPadding2D folded into the convolution.
+    """
+    own = conv2d_padding(layer)
+    if own is None or inputs.ndim != 4:
+        return None
+    if padding is not None:
+        own = tuple(a + b for a, b in zip(own, padding))
+    inputs = ops.convert_to_tensor(inputs)
+    # Cast here rather than rely on Keras' autocast scope: the graph runner (eager_graph_torch)
+    # calls this without Layer.__call__.
+    kernel = ops.convert_to_tensor(layer.kernel).to(inputs.dtype)
+    outputs = F.conv2d(
+        inputs.permute(0, 3, 1, 2),
+        kernel.permute(3, 2, 0, 1),  # (h, w, in, out) -> (out, in, h, w)
+        None,
+        layer.strides,
+        own,
+        layer.dilation_rate,
+        layer.groups,
+    ).permute(0, 2, 3, 1)
+    if layer.use_bias:
+        outputs = outputs + ops.convert_to_tensor(layer.bias).to(outputs.dtype)
+    if layer.activation is not None:
+        outputs = layer.activation(outputs)
+    return outputs
+
+
+def _channels_first(x):
+    # (batch, ..., channels) -> (batch, channels, ...), a view.
+    return x if x.ndim == 2 else x.movedim(-1, 1)
+
+
+def batch_norm(layer, inputs, training):
+    axis = layer.axis if isinstance(layer.axis, int) else None
+    if (
+        axis not in (-1, len(inputs.shape) - 1)
+        or layer.renorm
+        or getattr(layer, "synchronized", False)
+        or "_moments" in layer.__dict__  # replaced, e.g. by synchronised batch norm
+        or inputs.ndim < 2
+    ):
+        return None
+    x = _channels_first(ops.convert_to_tensor(inputs))
+    # Float32 parameters, as Keras computes batch norm in float32 for half-precision inputs;
+    # torch's CPU and CUDA kernels accept bfloat16/float16 inputs with float32 parameters.
+    gamma = layer.gamma.value if layer.scale else None
+    beta = layer.beta.value if layer.center else None
+    if training and layer.trainable:
+        outputs, mean, inv_std = torch.ops.aten._native_batch_norm_legit(
+            x, gamma, beta, True, 1.0 - layer.momentum, layer.epsilon
+        )
+        with torch.no_grad():
+            # The biased batch variance, as Keras' `ops.moments` gives it.
+            variance = inv_std.square().reciprocal() - layer.epsilon
+        momentum = layer.momentum
+        layer.moving_mean.assign(layer.moving_mean.value * momentum + mean * (1.0 - momentum))
+        layer.moving_variance.assign(
+            layer.moving_variance.value * momentum + variance * (1.0 - momentum)
+        )
+    else:
+        outputs = F.batch_norm(
+            x,
+            layer.moving_mean.value,
+            layer.moving_variance.value,
+            gamma,
+            beta,
+            False,
+            0.0,
+            layer.epsilon,
+        )
+    outputs = outputs if outputs.ndim == 2 else outputs.movedim(1, -1)
+    return outputs.to(getattr(torch, layer.compute_dtype))
