@@ -1,5 +1,6 @@
 """Training: exact kill-and-resume (`fit_resumable`), step and epoch logs, run records, and
-the shared side of pretraining scripts (`run_parser`, `fit_pretrainer`, `run_record`).
+the shared side of pretraining scripts (`run_parser`, `fit_pretrainer`, `run_record`), and the
+CPU thread cap of processes we own (`set_threads`).
 
 Example:
     >>> from keras_cpc.training import fit_resumable, enable_determinism
@@ -38,6 +39,12 @@ from keras_cpc.training.runs import (
     run_parser,
     run_record,
 )
+from keras_cpc.training.threads import (
+    THREADS_ENV,
+    add_threads_flag,
+    resolve_threads,
+    set_threads,
+)
 
 __all__ = [
     "DATA_ROOT_ENV",
@@ -49,9 +56,11 @@ __all__ = [
     "SaveCheckpoint",
     "SetEpoch",
     "StepLog",
+    "THREADS_ENV",
     "Timer",
     "accelerators",
     "add_dtype_policy_flag",
+    "add_threads_flag",
     "data_root",
     "dtype_policy_scope",
     "enable_determinism",
@@ -64,8 +73,10 @@ __all__ = [
     "portable_path",
     "read_csv",
     "relative_to_data_root",
+    "resolve_threads",
     "run_parser",
     "run_record",
+    "set_threads",
     "source_version",
     "total_epoch_seconds",
     "training_state_variables",

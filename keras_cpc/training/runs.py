@@ -25,11 +25,12 @@ from keras_cpc.training.records import (
     source_version,
 )
 from keras_cpc.training.resumable import fit_resumable
+from keras_cpc.training.threads import add_threads_flag, set_threads
 
 # Flags whose values are paths: the record writes them relative to the data root.
 PATH_FLAGS = ("data", "checkpoint_dir", "save_preset")
 # Flags that change nothing in the result, left out of the recorded hyperparameters.
-UNRECORDED_FLAGS = ("verbose",)
+UNRECORDED_FLAGS = ("verbose", "threads")
 _JIT = {"auto": "auto", "true": True, "false": False}
 # Keras dtype policies a run may build its model under (`dtype_policy_scope`).
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -140,6 +141,7 @@ def run_parser(
         help="steps.csv, one row per step (waits for the device each step: off on fast GPUs)",
     )
     add("--verbose", type=int, default=1, help="Keras fit verbosity (1 = bar)")
+    add_threads_flag(group)
     if mixed_precision:
         add_dtype_policy_flag(group)
     return parser
@@ -152,9 +154,10 @@ def parse_run_flags(parser, argv=None):
         parser: a `run_parser` (with the script's flags, optionally ``--probe``).
         argv: the arguments (None: ``sys.argv[1:]``).
 
-    With ``--distribute`` it also starts the engine's data-parallel run
-    (`keras_cpc.distribute.start`), before anything is built, and checks that the global
-    ``--batch-size`` divides over the devices and processes.
+    It applies ``--threads`` (`keras_cpc.training.threads.set_threads`) before anything is
+    built. With ``--distribute`` it also starts the engine's data-parallel run
+    (`keras_cpc.distribute.start`), and checks that the global ``--batch-size`` divides over
+    the devices and processes.
 
     Returns:
         The `argparse.Namespace`, ``learning_rate`` and ``weight_decay`` never None.
@@ -170,6 +173,8 @@ def parse_run_flags(parser, argv=None):
     )
     if args.weight_decay is None:
         args.weight_decay = default_weight_decay(args.optimizer)
+    # Before the first op: TensorFlow and JAX fix their thread pools then.
+    set_threads(getattr(args, "threads", None))
     if getattr(args, "distribute", False):
         description = distribute.start()
         distribute.per_process_batch(args.batch_size)  # a clear error if it does not divide
