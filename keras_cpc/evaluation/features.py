@@ -14,6 +14,63 @@ from keras_cpc.data import audio_problem, load_audio, read_images, readable_imag
 from keras_cpc.data.folders import AUDIO_SUFFIXES, IMAGE_SUFFIXES, warn_skipped
 from keras_cpc.models.audio_classifier import batch_waveforms
 
+# Inputs per forward pass when none is given, by backend and modality: on the 2-core
+# development CPU (shared with other work), the sizes within ~15% of the best images/s in each
+# of three runs of benchmarks/feature_batch_size.py (its docstring holds the runs and command):
+# TensorFlow 128 (batch 32 gave half the images/s in one run), JAX 64 (its rate falls beyond),
+# PyTorch 128 (too noisy under load to rank 64-512). Audio stays moderate whatever the backend:
+# clips can be minutes long, and a batch is padded to its longest clip. A literal dict:
+# ``keras-cpc --help`` reads it without importing keras.
+DEFAULT_BATCH_SIZES = {
+    "tensorflow": {"image": 128, "audio": 64},
+    "jax": {"image": 64, "audio": 64},
+    "torch": {"image": 128, "audio": 64},
+}
+# A backend missing from the table (a future one) gets these.
+FALLBACK_BATCH_SIZES = {"image": 128, "audio": 32}
+
+
+def default_batch_size(modality, backend=None):
+    """The batch size feature extraction uses when none is given, for this backend.
+
+    Args:
+        modality: ``"image"`` or ``"audio"``.
+        backend: a Keras backend name (None: ``keras.backend.backend()``).
+
+    Returns:
+        An int, from `DEFAULT_BATCH_SIZES` (`FALLBACK_BATCH_SIZES` for a backend not in it).
+
+    Example:
+        >>> default_batch_size("image", "tensorflow")
+        128
+    """
+    if modality not in FALLBACK_BATCH_SIZES:
+        raise ValueError(
+            f"Expected a modality in {tuple(FALLBACK_BATCH_SIZES)}; received {modality!r}."
+        )
+    backend = backend or keras.backend.backend()
+    return DEFAULT_BATCH_SIZES.get(backend, FALLBACK_BATCH_SIZES)[modality]
+
+
+def resolve_batch_size(batch_size, modality):
+    """``batch_size`` as an int >= 1, or the backend's default (`default_batch_size`) for None.
+
+    Example:
+        >>> resolve_batch_size(None, "audio")
+        64
+    """
+    if batch_size is None:
+        return default_batch_size(modality)
+    try:
+        size = int(batch_size)
+    except (TypeError, ValueError):
+        size = 0
+    if size < 1 or size != batch_size:
+        raise ValueError(
+            f"Expected a batch size >= 1 (or None: the backend's default); received {batch_size!r}."
+        )
+    return size
+
 
 def is_audio_backbone(backbone):
     """True for a backbone that takes waveforms (it has a ``sample_rate``), False for images."""
@@ -25,25 +82,23 @@ def input_suffixes(backbone):
     return AUDIO_SUFFIXES if is_audio_backbone(backbone) else IMAGE_SUFFIXES
 
 
-def image_features(backbone, images, batch_size=128, progress=False, desc="features"):
+def image_features(backbone, images, batch_size=None, progress=False, desc="features"):
     """Pooled embeddings of uint8 images (pixel scaling is part of the preset).
 
     Args:
         backbone: an image backbone (e.g. `ResNetBackbone`).
         images: uint8 array ``(n, height, width, 3)``.
-        batch_size: images per forward pass.
+        batch_size: images per forward pass (None: the backend's, `default_batch_size`).
         progress: show a tqdm bar over the images on stderr (None: only on a terminal).
         desc: the bar's label, e.g. which model the features come from.
 
     Returns:
-        float32 array ``(n, backbone.output_dim)``.
+        float32 array ``(n, backbone.output_dim)``, whatever the model's compute dtype.
 
     Example:
         >>> features = image_features(backbone, images, batch_size=256)
     """
-    if int(batch_size) < 1:
-        raise ValueError(f"Expected a batch size >= 1; received {batch_size}.")
-    batch_size = int(batch_size)
+    batch_size = resolve_batch_size(batch_size, "image")
     # Checked once for the whole array (clear errors before anything is traced); the batches
     # then go through the compiled predict step, reused from batch to batch.
     backbone.check_inputs(images)
@@ -59,7 +114,7 @@ def image_features(backbone, images, batch_size=128, progress=False, desc="featu
     return np.concatenate(outputs)
 
 
-def audio_features(backbone, clips, batch_size=128, progress=False, desc="features"):
+def audio_features(backbone, clips, batch_size=None, progress=False, desc="features"):
     """Pooled embeddings of variable-length clips at the backbone's rate.
 
     Clips are batched by length (shortest first) so that a batch holds little padding; the
@@ -68,18 +123,20 @@ def audio_features(backbone, clips, batch_size=128, progress=False, desc="featur
     Args:
         backbone: an audio backbone (e.g. `CPCBackbone`), which has a ``sample_rate``.
         clips: list of 1-D float waveforms already at ``backbone.sample_rate``.
-        batch_size: clips per forward pass.
+        batch_size: clips per forward pass (None: the backend's, `default_batch_size`).
         progress: show a tqdm bar over the clips on stderr (None: only on a terminal).
         desc: the bar's label.
 
     Returns:
-        float32 array ``(len(clips), backbone.output_dim)``, in the order of ``clips``.
+        float32 array ``(len(clips), backbone.output_dim)``, in the order of ``clips``,
+        whatever the model's compute dtype.
 
     Example:
         >>> features = audio_features(backbone, clips, batch_size=64)
     """
     if not clips:
         raise ValueError("Expected at least one clip; received none.")
+    batch_size = resolve_batch_size(batch_size, "audio")
     order = np.argsort([len(c) for c in clips])
     features = [None] * len(clips)
     # tqdm's disable=None shows the bar on a terminal only.
@@ -93,7 +150,10 @@ def audio_features(backbone, clips, batch_size=128, progress=False, desc="featur
                 backbone.sample_rate,
                 min_samples=getattr(backbone, "min_samples", 1),
             )
-            output = keras.ops.convert_to_numpy(backbone(inputs, training=False))
+            # float32 rows: a bfloat16 model's outputs would not fit a float32 array exactly.
+            output = keras.ops.convert_to_numpy(
+                keras.ops.cast(backbone(inputs, training=False), "float32")
+            )
             for row, value in zip(rows, output):
                 features[row] = value
             bar.update(len(rows))
@@ -207,7 +267,7 @@ def _read_inputs(files, backbone):
     return inputs, kept, skipped
 
 
-def file_features(backbone, files, batch_size=32, progress=True):
+def file_features(backbone, files, batch_size=None, progress=True):
     """Pooled embeddings of image or audio files; unusable files are skipped with a warning.
 
     Images are decoded with `keras_cpc.data.read_images` (resized, bilinear, to the preset's
@@ -218,19 +278,19 @@ def file_features(backbone, files, batch_size=32, progress=True):
     Args:
         backbone: an image or audio backbone.
         files: paths of files the backbone takes (see `input_suffixes`).
-        batch_size: files per forward pass.
+        batch_size: files per forward pass (None: the backend's, `default_batch_size`).
         progress: show a tqdm bar over batches on stderr.
 
     Returns:
-        ``(features, kept)``: float32 array ``(len(kept), dim)`` and the files it describes,
+        ``(features, kept)``: float32 array ``(len(kept), dim)`` (whatever the model's compute
+        dtype, so a saved .npy is float32) and the files it describes,
         in the order given (``files`` without the unusable ones).
 
     Example:
         >>> features, kept = file_features(backbone, ["a.jpg", "b.jpg"])
     """
-    if int(batch_size) < 1:
-        raise ValueError(f"Expected a batch size >= 1; received {batch_size}.")
-    batch_size = int(batch_size)
+    modality = "audio" if is_audio_backbone(backbone) else "image"
+    batch_size = resolve_batch_size(batch_size, modality)
     kept = usable_files(backbone, list(files))
     if not kept:
         raise ValueError(
@@ -239,7 +299,7 @@ def file_features(backbone, files, batch_size=32, progress=True):
         )
     outputs, used, skipped = [], [], []
     starts = range(0, len(kept), batch_size)
-    unit = "clip" if is_audio_backbone(backbone) else "image"
+    unit = "clip" if modality == "audio" else "image"
     with tqdm(
         total=len(kept), desc="extract", unit=unit, disable=not progress, file=sys.stderr
     ) as bar:
@@ -250,9 +310,10 @@ def file_features(backbone, files, batch_size=32, progress=True):
             used += batch_kept
             skipped += batch_skipped
             if inputs is not None:
-                outputs.append(keras.ops.convert_to_numpy(backbone(inputs, training=False)))
+                output = keras.ops.cast(backbone(inputs, training=False), "float32")
+                outputs.append(keras.ops.convert_to_numpy(output))
             bar.update(len(batch_kept) + len(batch_skipped))
-    warn_skipped("audio" if is_audio_backbone(backbone) else "image", skipped)
+    warn_skipped(modality, skipped)
     if not outputs:
         raise ValueError(
             f"Expected at least one usable file; none of the {len(files)} given can be used "

@@ -11,7 +11,8 @@ from keras_cpc.training.records import exact_command
 PROBE_SCRIPT = "examples/linear_probe.py"
 # probe_preset options whose flag is the option's name with dashes, value as is.
 _PLAIN = ("image_size", "holdout_fraction", "digits_test_fraction", "heldout_indices", "limit",
-          "train_limit", "batch_size", "seed", "output_dir", "projection")  # fmt: skip
+          "train_limit", "batch_size", "dtype_policy", "seed", "output_dir",
+          "projection")  # fmt: skip
 
 
 def probe_options(flags):
@@ -23,7 +24,8 @@ def probe_options(flags):
     Args:
         flags: an `argparse.Namespace` (or dict) with any of ``image_size``,
             ``holdout_fraction``, ``digits_test_fraction``, ``heldout_indices``, ``limit``,
-            ``train_limit``, ``batch_size``, ``seed``, ``output_dir``, ``projection``,
+            ``train_limit``, ``batch_size``, ``dtype_policy``, ``seed``, ``output_dir``,
+            ``projection``,
             ``no_loso``, ``c_values`` ("0.1,1"), ``quiet``, ``patience`` ("2" or "none").
 
     Returns:

@@ -29,9 +29,11 @@ from keras_cpc.evaluation.features import (
     image_features,
     is_audio_backbone,
     mfcc_features,
+    resolve_batch_size,
 )
 from keras_cpc.evaluation.linear_probe import DEFAULT_C_VALUES, linear_probe
 from keras_cpc.evaluation.report import describe_source, image_task_name, write_results
+from keras_cpc.training.runs import dtype_policy_scope
 
 # Preferred defaults when no preset is named: the strongest shipped image preset first.
 DEFAULT_IMAGE_PRESETS = ("simclr_resnet18_cifar10_gpu", "simclr_resnet18_cifar10_cpu")
@@ -299,7 +301,8 @@ def probe_preset(
     limit=None,
     train_limit=None,
     c_values=DEFAULT_C_VALUES,
-    batch_size=128,
+    batch_size=None,
+    dtype_policy="float32",
     seed=0,
     output_dir=None,
     projection="pca",
@@ -323,7 +326,11 @@ def probe_preset(
         limit: use at most this many examples (smoke runs), shared by train and test.
         train_limit: fit each probe on at most this many training examples.
         c_values: the ``C`` grid of `linear_probe`.
-        batch_size: inputs per forward pass of the backbones.
+        batch_size: inputs per forward pass of the backbones (None: the backend's,
+            `keras_cpc.evaluation.features.default_batch_size`).
+        dtype_policy: the Keras dtype policy both backbones are loaded under
+            (`keras_cpc.training.DTYPE_POLICIES`): ``"mixed_bfloat16"`` computes the features
+            in bfloat16 (float32 weights); features are float32 either way.
         seed: seed of the splits, subsets, random-init weights and probes.
         output_dir: when given, write ``results.json`` and ``probe.png`` there.
         projection: ``"pca"`` or ``"tsne"``, the figure's 2-D view of the preset features.
@@ -336,7 +343,8 @@ def probe_preset(
 
     Returns:
         ``{"summary", "details", "wall_time_s"}``: the summary holds ``columns``,
-        ``accuracy[task][column]``, ``split``, ``feature_dims``; details every probe.
+        ``accuracy[task][column]``, ``split``, ``feature_dims``, the ``batch_size`` and
+        ``dtype_policy`` of the features; details every probe.
 
     Example:
         >>> results = probe_preset("simclr_resnet18_cifar10_cpu", limit=300)
@@ -347,10 +355,13 @@ def probe_preset(
     started = time.perf_counter()
     preset = preset or default_preset()
     c_values = tuple(float(c) for c in c_values)
-    keras.utils.set_random_seed(seed)
-    backbone = Backbone.from_preset(preset)
-    keras.utils.set_random_seed(seed)
-    random_backbone = Backbone.from_preset(preset, load_weights=False)
+    # Layers take the policy when built: both backbones compute in it, weights stay float32.
+    with dtype_policy_scope(dtype_policy):
+        keras.utils.set_random_seed(seed)
+        backbone = Backbone.from_preset(preset)
+        keras.utils.set_random_seed(seed)
+        random_backbone = Backbone.from_preset(preset, load_weights=False)
+    batch_size = resolve_batch_size(batch_size, "audio" if is_audio_backbone(backbone) else "image")
     options = {
         "image_size": image_size,
         "holdout_fraction": holdout_fraction,
@@ -358,7 +369,7 @@ def probe_preset(
         "heldout_indices": heldout_indices,
         "leave_one_speaker_out": leave_one_speaker_out,
         "limit": limit,
-        "batch_size": int(batch_size),
+        "batch_size": batch_size,
         "seed": seed,
         "progress": progress,
     }
@@ -375,6 +386,8 @@ def probe_preset(
         "accuracy": accuracy,
         "feature_dims": {k: int(v.shape[1]) for k, v in feature_sets.items()},
         "backend": keras.backend.backend(),
+        "batch_size": batch_size,
+        "dtype_policy": dtype_policy,
         "seed": seed,
         "patience": patience,
     }

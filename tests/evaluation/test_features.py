@@ -58,7 +58,7 @@ def test_file_features_refuse_when_nothing_is_readable(tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"")
     with pytest.warns(UserWarning), pytest.raises(ValueError, match="none of the 1 given can"):
         file_features(tiny_image_backbone(), [tmp_path / "a.jpg"], progress=False)
-    with pytest.raises(ValueError, match="batch size >= 1; received 0"):
+    with pytest.raises(ValueError, match=r"batch size >= 1 \(or None.*received 0"):
         file_features(tiny_image_backbone(), [tmp_path / "a.jpg"], batch_size=0)
 
 
@@ -77,3 +77,48 @@ def test_audio_normalization_follows_the_preset_record(tmp_path):
     assert audio_normalization(CPCBackbone.from_preset(raw)) is None
     assert audio_normalization(CPCBackbone.from_preset(plain)) == "peak"
     assert audio_normalization(backbone) == "peak"
+
+
+def test_batch_size_none_is_the_backends_default_and_below_one_is_refused():
+    from keras_cpc.evaluation.features import (
+        DEFAULT_BATCH_SIZES,
+        FALLBACK_BATCH_SIZES,
+        default_batch_size,
+        resolve_batch_size,
+    )
+
+    backend = keras.backend.backend()
+    assert default_batch_size("image") == DEFAULT_BATCH_SIZES[backend]["image"]
+    assert resolve_batch_size(None, "audio") == DEFAULT_BATCH_SIZES[backend]["audio"]
+    assert default_batch_size("image", "a_future_backend") == FALLBACK_BATCH_SIZES["image"]
+    assert resolve_batch_size(np.int64(3), "image") == 3  # an explicit size wins
+    for bad in (0, -1, 2.5, "8"):
+        with pytest.raises(ValueError, match=r"batch size >= 1 \(or None.*received"):
+            resolve_batch_size(bad, "image")
+    with pytest.raises(ValueError, match=r"modality in \('image', 'audio'\); received 'video'"):
+        default_batch_size("video")
+    backbone = tiny_audio_backbone(seed=1)
+    clips = [audio_batch(1, samples=800, seed=0)[0]]
+    with pytest.raises(ValueError, match="received 0"):
+        audio_features(backbone, clips, batch_size=0)
+    # None: the default batch (larger than these 5 images), same features as batch 2.
+    image_backbone, images = tiny_image_backbone(seed=1), image_batch(5, seed=2)
+    np.testing.assert_allclose(
+        image_features(image_backbone, images),
+        image_features(image_backbone, images, batch_size=2),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_audio_features_of_a_bfloat16_model_are_float32():
+    from keras_cpc.training import dtype_policy_scope
+
+    reference = tiny_audio_backbone(seed=1)
+    with dtype_policy_scope("mixed_bfloat16"):
+        backbone = tiny_audio_backbone(seed=1)
+    clips = [audio_batch(1, samples=n, seed=n)[0] for n in (800, 400)]
+    features = audio_features(backbone, clips)
+    expected = audio_features(reference, clips)
+    assert features.dtype == np.float32
+    np.testing.assert_allclose(features, expected, atol=2e-2 * np.abs(expected).max())
