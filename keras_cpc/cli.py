@@ -4,7 +4,8 @@ Thin: parses arguments and calls the library. Usage::
 
     keras-cpc presets
     keras-cpc info PRESET
-    keras-cpc extract PRESET FILES_OR_DIRS... --output features.npy [--batch-size 32]
+    keras-cpc extract PRESET FILES_OR_DIRS... --output features.npy [--batch-size N]
+                      [--dtype-policy mixed_bfloat16] [--threads N]
     keras-cpc probe PRESET [DATA] [--output-dir DIR] [--limit N]
     keras-cpc probe PRESET TRAIN_DIR --test-dir DIR [--output results.json]
     keras-cpc convert SOURCE OUTPUT_DIR [--format auto|simclr_tf1|cpc_audio]
@@ -15,9 +16,13 @@ audio as wav/flac/ogg files at any rate (resampled to the preset's rate); an unr
 skipped with a warning naming it. ``probe`` runs `keras_cpc.evaluation.probe_preset` (preset,
 random-init and raw-input columns on a held-out split of DATA), or, given ``--test-dir``, a
 probe of the preset's features trained on one folder of class sub-folders and scored on another.
-``convert`` turns an official SimCLR TF1 or CPC_audio checkpoint into a preset
-(`keras_cpc.models.convert_checkpoint`). Remote presets (official weights) are listed with
-their cache state; ``info`` on one that is not downloaded yet prints its registry entry.
+``extract`` and ``probe`` take ``--batch-size`` (default: the backend's,
+`keras_cpc.evaluation.features.default_batch_size`), ``--dtype-policy`` (features are float32
+whatever the policy) and ``--threads`` (`keras_cpc.training.threads.set_threads`, applied
+before any model is built; default ``$KERAS_CPC_THREADS``). ``convert`` turns an official
+SimCLR TF1 or CPC_audio checkpoint into a preset (`keras_cpc.models.convert_checkpoint`).
+Remote presets (official weights) are listed with their cache state; ``info`` on one that is
+not downloaded yet prints its registry entry.
 
 ``presets``, ``info`` and every ``--help`` import no backend (nor keras): they read the preset
 registry and JSON files only, and answer in a fraction of a second. The other commands import
@@ -25,7 +30,9 @@ keras inside the command, after `main` has quietened the backends' start-up logs
 """
 
 import argparse
+import ast
 import contextlib
+import functools
 import json
 import os
 import re
@@ -150,6 +157,60 @@ def import_backend_quietly(tensorflow_too=False):
             tensorflow.available  # noqa: B018 - the lazy module imports TensorFlow here
 
 
+@functools.cache
+def library_constant(module, name):
+    """The literal value of ``name`` in a keras_cpc module's source, without importing it.
+
+    The option tables ``--help`` shows (batch sizes per backend, dtype policies) live in
+    modules that import keras; reading their source keeps ``--help`` free of any backend.
+
+    Args:
+        module: the module's path under the package, e.g. ``"evaluation/features.py"``.
+        name: a module-level name assigned a literal (dict, tuple, number, string).
+
+    Example:
+        >>> library_constant("training/runs.py", "DTYPE_POLICIES")
+        ('float32', 'mixed_bfloat16', 'mixed_float16')
+    """
+    tree = ast.parse((Path(__file__).parent / module).read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == name for target in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    raise ValueError(f"Expected a literal {name} in keras_cpc/{module}; received none.")
+
+
+def _add_model_flags(parser):
+    """``--batch-size``, ``--dtype-policy`` and ``--threads``: the commands that run a model."""
+    table = library_constant("evaluation/features.py", "DEFAULT_BATCH_SIZES")
+    defaults = "; ".join(
+        f"{modality}: "
+        + ", ".join(f"{backend} {sizes[modality]}" for backend, sizes in table.items())
+        for modality in ("image", "audio")
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"inputs per forward pass (default: depends on the backend; {defaults})",
+    )
+    parser.add_argument(
+        "--dtype-policy",
+        default="float32",
+        choices=library_constant("training/runs.py", "DTYPE_POLICIES"),
+        help="Keras dtype policy the model is loaded under: mixed_bfloat16 computes in "
+        "bfloat16 (weights stay float32; the features are float32 either way)",
+    )
+    threads_env = library_constant("training/threads.py", "THREADS_ENV")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help=f"CPU compute threads of the backend (default: ${threads_env}, else one per core); "
+        "1 is fastest on a machine busy with other work",
+    )
+
+
 # ---- commands ------------------------------------------------------------------------------
 
 
@@ -204,9 +265,8 @@ def _cmd_extract(args):
 
     from keras_cpc.data.folders import collect_files
     from keras_cpc.evaluation import file_features, input_suffixes
-    from keras_cpc.models import Backbone
 
-    backbone = Backbone.from_preset(args.preset)
+    backbone = _load_backbone(args)
     files = collect_files(args.inputs, input_suffixes(backbone))
     features, kept = file_features(backbone, files, args.batch_size, progress=not args.quiet)
     output = Path(args.output)
@@ -215,8 +275,27 @@ def _cmd_extract(args):
     listing = output.with_suffix(".files.txt")
     listing.write_text("".join(f"{f}\n" for f in kept))
     skipped = f"; skipped {len(files) - len(kept)} unreadable" if len(kept) < len(files) else ""
-    print(f"Wrote features {features.shape} to {output} (file order in {listing}{skipped}).")
+    print(
+        f"Wrote features {features.shape} to {output} (file order in {listing}{skipped}; "
+        f"{args.dtype_policy} model, batch {_batch_size(backbone, args)})."
+    )
     return 0
+
+
+def _load_backbone(args):
+    """The preset's backbone, its layers built under ``--dtype-policy`` (weights float32)."""
+    from keras_cpc.models import Backbone
+    from keras_cpc.training import dtype_policy_scope
+
+    with dtype_policy_scope(args.dtype_policy):
+        return Backbone.from_preset(args.preset)
+
+
+def _batch_size(backbone, args):
+    """``--batch-size``, or the backend's default for the preset's inputs."""
+    from keras_cpc.evaluation.features import is_audio_backbone, resolve_batch_size
+
+    return resolve_batch_size(args.batch_size, "audio" if is_audio_backbone(backbone) else "image")
 
 
 def _folder_features(backbone, folder, args):
@@ -236,11 +315,10 @@ def _cmd_probe(args):
     if args.test_dir is None:
         return _probe_protocols(args)
     from keras_cpc.evaluation import linear_probe
-    from keras_cpc.models import Backbone
 
     if args.data is None:
         raise ValueError("Expected a training folder (DATA) with --test-dir; received none.")
-    backbone = Backbone.from_preset(args.preset)
+    backbone = _load_backbone(args)
     features, labels, classes = _folder_features(backbone, args.data, args)
     test_features, test_labels, test_classes = _folder_features(backbone, args.test_dir, args)
     if test_classes != classes:
@@ -255,7 +333,13 @@ def _cmd_probe(args):
         val_fraction=args.val_fraction,
         seed=args.seed,
     )
-    summary = {"preset": args.preset, "classes": classes, **result.to_dict()}
+    summary = {
+        "preset": args.preset,
+        "classes": classes,
+        "batch_size": _batch_size(backbone, args),
+        "dtype_policy": args.dtype_policy,
+        **result.to_dict(),
+    }
     text = json.dumps(summary, indent=2)
     if args.output:
         Path(args.output).write_text(text)
@@ -327,7 +411,7 @@ def build_parser():
     extract.add_argument("preset", help="preset name or directory")
     extract.add_argument("inputs", nargs="+", help="files or folders (searched recursively)")
     extract.add_argument("--output", required=True, help="where to write the (n, dim) .npy")
-    extract.add_argument("--batch-size", type=int, default=32)
+    _add_model_flags(extract)
     extract.add_argument("--quiet", action="store_true", help="no progress bar")
     extract.set_defaults(run=_cmd_extract)
 
@@ -345,7 +429,7 @@ def build_parser():
     probe.add_argument("--holdout-fraction", type=float, default=0.1)
     probe.add_argument("--val-fraction", type=float, default=0.2, help="with --test-dir")
     probe.add_argument("--limit", type=int, help="use at most this many examples")
-    probe.add_argument("--batch-size", type=int, default=128)
+    _add_model_flags(probe)
     probe.add_argument("--seed", type=int, default=0)
     probe.add_argument("--output", help="also write the results as JSON here")
     probe.add_argument("--output-dir", help="write results.json and probe.png here")
@@ -396,6 +480,11 @@ def main(argv=None):
     try:
         if args.run in (_cmd_extract, _cmd_probe, _cmd_convert):
             import_backend_quietly(tensorflow_too=args.run is _cmd_convert)
+        if args.run in (_cmd_extract, _cmd_probe):
+            from keras_cpc.training.threads import set_threads
+
+            # Before any model exists: TensorFlow and JAX fix their thread pools at first use.
+            set_threads(args.threads)
         return args.run(args)
     except BrokenPipeError:
         # The reader went away (``keras-cpc presets | head``): stop quietly, and point stdout

@@ -303,3 +303,71 @@ def test_cli_startup_benchmark_runs(image_preset):
     rows = result.stdout.strip().splitlines()[1:]
     assert len(rows) == 4 and all(row.endswith(" s  none") for row in rows), rows
     assert "keras-cpc info cli_image" in result.stdout
+
+
+# ---- --dtype-policy, --batch-size, --threads ------------------------------------------------
+
+
+def test_extract_under_mixed_bfloat16_writes_float32_features_close_to_float32(
+    image_preset, tmp_path, capsys
+):
+    images = image_batch(4, seed=8)
+    _write_images(tmp_path / "images", images)
+    output = tmp_path / "bf16.npy"
+    argv = ["extract", "cli_image", str(tmp_path / "images"), "--output", str(output), "--quiet"]
+    assert main([*argv, "--dtype-policy", "mixed_bfloat16"]) == 0
+    assert "mixed_bfloat16 model" in capsys.readouterr().out
+    features = np.load(output)
+    expected = keras.ops.convert_to_numpy(image_preset.predict(images, verbose=0))
+    assert features.dtype == np.float32 and features.shape == expected.shape
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(features, expected, atol=2e-2 * scale)
+    # Computed in bfloat16 (8-bit mantissa), not in float32 under another name.
+    assert np.abs(features - expected).max() > 1e-5 * scale
+
+
+def test_extract_batch_size_defaults_to_the_backends_and_refuses_zero(
+    image_preset, tmp_path, capsys
+):
+    from keras_cpc.evaluation import features
+    from keras_cpc.training import runs, threads
+
+    _write_images(tmp_path / "images", image_batch(3, seed=9))
+    argv = ["extract", "cli_image", str(tmp_path / "images"), "--output", str(tmp_path / "f.npy")]
+    assert main([*argv, "--quiet"]) == 0
+    default = features.DEFAULT_BATCH_SIZES[keras.backend.backend()]["image"]
+    assert f"float32 model, batch {default})" in capsys.readouterr().out
+    assert main([*argv, "--quiet", "--batch-size", "2"]) == 0
+    assert "batch 2)" in capsys.readouterr().out
+    assert main([*argv, "--batch-size", "0"]) == 2
+    assert "error: Expected a batch size >= 1 (or None" in capsys.readouterr().err
+    # --help shows the library's own tables, read without importing them.
+    from keras_cpc.cli import library_constant
+
+    assert library_constant("evaluation/features.py", "DEFAULT_BATCH_SIZES") == (
+        features.DEFAULT_BATCH_SIZES
+    )
+    assert library_constant("training/runs.py", "DTYPE_POLICIES") == runs.DTYPE_POLICIES
+    assert library_constant("training/threads.py", "THREADS_ENV") == threads.THREADS_ENV
+
+
+def test_threads_flag_is_applied_before_the_model_is_loaded(
+    image_preset, tmp_path, monkeypatch, capsys
+):
+    from keras_cpc.models import Backbone
+    from keras_cpc.training import threads
+
+    events = []
+    monkeypatch.setattr(threads, "set_threads", lambda n: events.append(("threads", n)))
+    load = Backbone.from_preset.__func__
+    monkeypatch.setattr(
+        Backbone, "from_preset", classmethod(lambda *a, **k: events.append("load") or load(*a, **k))
+    )
+    _write_images(tmp_path / "images", image_batch(2, seed=9))
+    argv = ["extract", "cli_image", str(tmp_path / "images"), "--output", str(tmp_path / "f.npy")]
+    assert main([*argv, "--quiet", "--threads", "1"]) == 0
+    assert events == [("threads", 1), "load"]
+    monkeypatch.undo()
+    # The real set_threads refuses a count below 1 before touching any runtime.
+    assert main([*argv, "--threads", "0"]) == 2
+    assert "Expected --threads to be a whole number >= 1; received 0" in capsys.readouterr().err
