@@ -39,6 +39,8 @@ def build_parser():
     add("--run-eagerly", action="store_true", help="no compiled step (debugging, tiny runs)")
     add("--output", default="fine_tune_results.json")
     add("--verbose", type=int, default=2)
+    training.add_dtype_policy_flag(parser)
+    training.add_threads_flag(parser)
     return parser
 
 
@@ -56,6 +58,7 @@ def train_and_score(classifier, batches, x_val, y_val, args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    training.set_threads(args.threads)  # before any model exists
     keras.utils.set_random_seed(args.seed)
     preset_backbone = ResNetBackbone.from_preset(args.preset, load_weights=False)
     size = preset_backbone.get_config()["image_shape"][0] or 32
@@ -74,9 +77,10 @@ def main(argv=None):
     results = {}
     for name, load_weights in (("fine-tuned from preset", True), ("from scratch", False)):
         keras.utils.set_random_seed(args.seed)
-        classifier = ImageClassifier.from_preset(
-            args.preset, num_classes=len(source.classes), load_weights=load_weights
-        )
+        with training.dtype_policy_scope(args.dtype_policy):  # weights stay float32
+            classifier = ImageClassifier.from_preset(
+                args.preset, num_classes=len(source.classes), load_weights=load_weights
+            )
         batches = data.ImageBatches(
             x_train, y_train, args.batch_size, seed=args.seed, augment="crop_flip"
         )
@@ -94,6 +98,7 @@ def main(argv=None):
         ),
         "held_out_examples": len(x_val),
         "epochs": args.epochs,
+        "dtype_policy": args.dtype_policy,
         "results": results,
         "backend": keras.backend.backend(),
         "command": training.exact_command(__file__, argv),

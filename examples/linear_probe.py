@@ -32,6 +32,7 @@ Examples:
 import argparse
 from pathlib import Path
 
+from keras_cpc import training
 from keras_cpc.evaluation import format_table, probe_options, probe_preset
 from keras_cpc.training.records import exact_command
 
@@ -66,7 +67,9 @@ def build_parser():
         default="2",
         help="stop the C grid after this many drops in validation accuracy ('none': full grid)",
     )
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, help="default: the backend's")
+    training.add_dtype_policy_flag(parser)
+    training.add_threads_flag(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--projection", default="pca", choices=("pca", "tsne"))
     parser.add_argument("--output-dir", default="probe_results")
@@ -81,6 +84,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    training.set_threads(args.threads)  # before the backbones exist
     command = exact_command(__file__, argv)
     results = probe_preset(args.preset, args.data, **probe_options(args), command=command)
     summary = results["summary"]

@@ -32,7 +32,7 @@ def int_list(text):
 def build_parser():
     parser = training.run_parser(
         __doc__.split("\n\n")[0], epochs=60, batch_size=32, optimizer="adam",
-        learning_rate=2e-4, unit="clips",
+        learning_rate=2e-4, unit="clips", mixed_precision=True,
     )  # fmt: skip
     add = parser.add_argument
     add("--data", default="~/data/fsdd/recordings", help="{digit}_{speaker}_{index}.wav files")
@@ -64,12 +64,16 @@ def main(argv=None):
     median = float(np.median([len(c) for c in train_clips]) / args.sample_rate)
     print(f"{len(train_clips)} training clips, {held.sum()} held out, median {median:.2f} s")
 
-    backbone = CPCBackbone(**{k: getattr(args, k) for k in BACKBONE_FLAGS})
+    # --dtype-policy: layers take it when built; weights, InfoNCE scores and loss stay float32.
+    # The backbone's own policy (the one its saved config records) stays float32, so that the
+    # preset loads as a float32 model; its layers compute in the policy.
+    with training.dtype_policy_scope(args.dtype_policy):
+        backbone = CPCBackbone(**{k: getattr(args, k) for k in BACKBONE_FLAGS}, dtype="float32")
+        pretrainer = CPCPretrainer(backbone, **{k: getattr(args, k) for k in PRETRAINER_FLAGS})
     frames = backbone.num_frames(args.window)
     if frames <= args.prediction_steps:
         raise SystemExit(f"Expected more than K = {args.prediction_steps} frames per window; "
                          f"received {frames} for --window {args.window}.")  # fmt: skip
-    pretrainer = CPCPretrainer(backbone, **{k: getattr(args, k) for k in PRETRAINER_FLAGS})
     windows = data.RandomWindows(
         train_clips, args.window, args.batch_size, args.steps_per_epoch, args.seed
     )

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from keras_cpc import training
+from keras_cpc.evaluation.features import DEFAULT_BATCH_SIZES
 from keras_cpc.models import CPCBackbone, ResNetBackbone
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -128,6 +129,24 @@ def test_cpc_run_killed_mid_epoch_and_rerun_ends_bit_identical(tmp_path, monkeyp
     assert "Optimiser: adam, peak 0.01, weight decay 0" in card
 
 
+def test_cpc_script_trains_under_mixed_bfloat16_and_records_the_policy(tmp_path):
+    pretrain = load_example("pretrain_cpc")
+    preset = tmp_path / "cpc_bf16"
+    argv = ["--data", str(write_fsdd(tmp_path / "recordings", indices=(10, 11))),
+            *CPC_TINY, "--epochs", "1", "--steps-per-epoch", "1",
+            "--dtype-policy", "mixed_bfloat16", "--save-preset", str(preset)]  # fmt: skip
+    summary = pretrain.main(argv)
+    assert summary["steps"] == 1 and np.isfinite(summary["final_epoch_metrics"]["loss"])
+    metadata, card = read_record(preset, tmp_path)
+    assert metadata["hyperparameters"]["dtype_policy"] == "mixed_bfloat16"
+    assert "threads" not in metadata["hyperparameters"]
+    assert "dtype policy mixed_bfloat16" in card
+    # Trained in bfloat16 with float32 weights: the preset loads as float32, every layer.
+    backbone = CPCBackbone.from_preset(preset)
+    assert {layer.compute_dtype for layer in backbone._flatten_layers()} == {"float32"}
+    assert all(keras.backend.standardize_dtype(w.dtype) == "float32" for w in backbone.weights)
+
+
 def test_simclr_script_records_its_real_stem_optimizer_and_probe(tmp_path):
     pretrain = load_example("pretrain_simclr")
     images = write_image_folder(tmp_path / "images")
@@ -173,9 +192,13 @@ def test_linear_probe_on_an_image_folder(tmp_path):
     images = write_image_folder(tmp_path / "images")
     out = tmp_path / "probe"
     results = probe.main([str(preset), "--data", str(images), "--holdout-fraction", "0.25",
-                          "--c-values", "0.1,1", "--output-dir", str(out), "--quiet"])  # fmt: skip
+                          "--c-values", "0.1,1", "--output-dir", str(out), "--quiet",
+                          "--dtype-policy", "mixed_bfloat16"])  # fmt: skip
     summary = results["summary"]
     assert summary["columns"] == ["preset", "random init", "raw pixels"]
+    # Features in bfloat16 (recorded with the backend's default batch size), probes as ever.
+    assert summary["dtype_policy"] == "mixed_bfloat16"
+    assert summary["batch_size"] == DEFAULT_BATCH_SIZES[keras.backend.backend()]["image"]
     (row,) = summary["accuracy"].values()
     assert all(0.0 <= row[c] <= 1.0 for c in summary["columns"])
     assert row["raw pixels"] == 1.0  # the classes differ by colour: pixels separate them
