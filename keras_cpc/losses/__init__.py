@@ -7,7 +7,13 @@ from keras_cpc.losses.contrastive import (
     nt_xent_logits,
     nt_xent_per_anchor,
 )
-from keras_cpc.losses.cpc import cpc_info_nce, cpc_scores, sample_negatives
+from keras_cpc.losses.cpc import (
+    LinearPredictions,
+    cpc_info_nce,
+    cpc_scores,
+    sample_negative_bank,
+    sample_negatives,
+)
 from keras_cpc.losses.info_nce_loss import InfoNCE
 from keras_cpc.losses.nt_xent_loss import NTXent
 
@@ -21,5 +27,7 @@ __all__ = [
     "nt_xent",
     "nt_xent_logits",
     "nt_xent_per_anchor",
+    "LinearPredictions",
+    "sample_negative_bank",
     "sample_negatives",
 ]

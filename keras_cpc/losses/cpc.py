@@ -51,14 +51,20 @@ def sample_negatives(
     lengths = ops.cast(frame_lengths, "int32")
     batch = ops.shape(lengths)[0]
     shape = (batch, 1 if shared else frames, num_negatives)
-    u = keras.random.uniform(shape, seed=seed)
     if sampling == "same_sequence":
+        u = keras.random.uniform(shape, seed=seed)
         upper = ops.maximum(lengths, 1)[:, None, None]
         rank = ops.minimum(ops.cast(u * ops.cast(upper, "float32"), "int32"), upper - 1)
         owner = ops.arange(batch, dtype="int32")[:, None, None]
         return owner * frames + rank
-    # Uniform over the real frames of the whole batch: draw a rank among them, then find its
-    # clip (number of clip ends <= rank) and its offset inside that clip.
+    return _uniform_frames(lengths, frames, shape, seed)
+
+
+def _uniform_frames(lengths, frames, shape, seed):
+    """Flat indices of ``shape`` frames drawn uniformly from the real frames of the batch."""
+    u = keras.random.uniform(shape, seed=seed)
+    # Draw a rank among the real frames, then find its clip (number of clip ends <= rank) and
+    # its offset inside that clip.
     ends = ops.cumsum(lengths)
     total = ops.maximum(ends[-1], 1)
     rank = ops.minimum(ops.cast(u * ops.cast(total, "float32"), "int32"), total - 1)
@@ -68,24 +74,143 @@ def sample_negatives(
     return owner * frames + offset
 
 
-def _negative_scores(predictions, z, negative_indices):
-    """Scores (B, T, K, N) of every prediction against its anchor's negatives."""
+def sample_negative_bank(frame_lengths, frames, num_negatives, bank_size, seed=None):
+    """Per-anchor negatives drawn through one candidate bank: ``(bank, slots)``.
+
+    The bank holds ``bank_size`` frames drawn uniformly (with replacement) from the real frames
+    of the whole batch; each anchor (b, t) takes ``num_negatives`` distinct bank positions at
+    random. Distinct positions hold independent draws, so every anchor's negatives
+    ``bank[slots[b, t]]`` are independent uniform draws from the batch's real frames: the
+    distribution `sample_negatives` gives each anchor (``sampling="batch"``), and the same
+    expected loss. Anchors share bank entries (they are not independent of each other), and
+    scoring costs ``bank_size`` candidates per prediction instead of every frame of the batch
+    (`cpc_scores` with ``bank=``).
+
+    Args:
+        frame_lengths: int tensor (B,), real frames of each clip.
+        frames: number of frames T of the padded batch.
+        num_negatives: negatives per anchor, at most ``bank_size``.
+        bank_size: frames in the bank.
+        seed: a `keras.random.SeedGenerator` (or int / None).
+
+    Returns:
+        ``bank`` int32 (bank_size,) flat indices into the ``B * frames`` frames, and
+        ``slots`` int32 (B, T, num_negatives) positions in the bank.
+
+    Example:
+        >>> import numpy as np
+        >>> bank, slots = sample_negative_bank(np.array([20, 3]), 20, 8, bank_size=16)
+    """
+    if not 1 <= num_negatives <= bank_size:
+        raise ValueError(
+            "Expected 1 <= num_negatives <= bank_size (each anchor takes distinct bank "
+            f"positions); received num_negatives={num_negatives}, bank_size={bank_size}."
+        )
+    lengths = ops.cast(frame_lengths, "int32")
+    bank = _uniform_frames(lengths, frames, (bank_size,), seed)
+    batch = ops.shape(lengths)[0]
+    # The positions of the num_negatives largest of bank_size uniforms: a uniform subset.
+    u = keras.random.uniform((batch, frames, bank_size), seed=seed)
+    slots = ops.cast(ops.top_k(u, num_negatives, sorted=False)[1], "int32")
+    return bank, slots
+
+
+class LinearPredictions:
+    """Linear predictions p_{t,k} = c_t W_k kept as their factors (the paper's predictor).
+
+    Scoring them against every frame as ``c_t (W_k z_m)`` takes ``F K C H + B T K F H``
+    multiply-adds instead of ``B T H K C + B T K F C`` for computing p first (F frames, H
+    context size < C code size): at the paper's shapes 4.8 G instead of 8.0 G. `cpc_scores`
+    uses that where it scores every frame; elsewhere it computes the predictions.
+
+    Args:
+        context: float (B, T, H) context vectors c_t.
+        kernel: float (H, K * C) the predictor's weights [W_1 .. W_K] (no bias).
+        steps: K.
+
+    Example:
+        >>> import numpy as np
+        >>> p = LinearPredictions(np.ones((2, 5, 3), "float32"), np.ones((3, 8), "float32"), 2)
+        >>> p.materialize().shape  # (B, T, K, C)
+        (2, 5, 2, 4)
+    """
+
+    def __init__(self, context, kernel, steps):
+        self.context = ops.cast(context, "float32")
+        self.kernel = ops.cast(kernel, "float32")
+        self.steps = steps
+        self.hidden = self.kernel.shape[0]
+        self.code_dim = self.kernel.shape[1] // steps
+
+    def materialize(self):
+        """The predictions, float32 (B, T, K, C)."""
+        batch, frames = ops.shape(self.context)[0], ops.shape(self.context)[1]
+        flat = ops.matmul(ops.reshape(self.context, (-1, self.hidden)), self.kernel)
+        return ops.reshape(flat, (batch, frames, self.steps, self.code_dim))
+
+    def scores_against(self, flat_z):
+        """Scores (B, T, K, F) of every prediction against frames ``flat_z`` (F, C)."""
+        K, H = self.steps, self.hidden
+        frames_count = ops.shape(flat_z)[0]
+        # W_k z_m for every k and m: (K * H, C) @ (C, F), then (H, K * F) for one matmul.
+        per_step = ops.transpose(ops.reshape(self.kernel, (H, K, self.code_dim)), (1, 0, 2))
+        projected = ops.matmul(ops.reshape(per_step, (K * H, -1)), ops.transpose(flat_z))
+        projected = ops.reshape(
+            ops.transpose(ops.reshape(projected, (K, H, frames_count)), (1, 0, 2)), (H, -1)
+        )
+        batch, frames = ops.shape(self.context)[0], ops.shape(self.context)[1]
+        scores = ops.matmul(ops.reshape(self.context, (-1, H)), projected)
+        return ops.reshape(scores, (batch, frames, K, frames_count))
+
+
+def _scores_every_frame(predictions, z, negative_indices):
+    """Whether per-anchor negatives are scored by scoring every frame (then picking)."""
+    if negative_indices.shape[1] == 1:
+        return False  # one set per clip: scored directly
+    if isinstance(predictions, LinearPredictions):
+        (batch, frames), K = tuple(predictions.context.shape[:2]), predictions.steps
+    else:
+        batch, frames, K = predictions.shape[:3]
+    clips, clip_frames = z.shape[:2]
+    sizes = (batch, frames, clips, clip_frames)
+    return None in sizes or batch * frames * K * clips * clip_frames <= _MAX_FULL_SCORES
+
+
+def _negative_scores(predictions, z, negative_indices, bank=None):
+    """Scores (B, T, K, N) of every prediction against its anchor's negatives.
+
+    With ``bank`` (M,) flat frame indices, ``negative_indices`` are positions in the bank.
+    """
     batch, frames, K, code_dim = predictions.shape
     num_negatives = negative_indices.shape[-1]
     flat_z = ops.reshape(z, (-1, code_dim))
-    clips = z.shape[0]  # the candidates' clips: the global batch when gathered
+    if bank is not None:
+        # Every prediction against the bank's M frames (one 2-D matmul), then each anchor's
+        # positions: M / (B * T) of the cost of scoring against every frame.
+        bank_z = ops.take(flat_z, bank, axis=0)
+        flat_predictions = ops.reshape(predictions, (-1, code_dim))
+        bank_scores = ops.reshape(
+            ops.matmul(flat_predictions, ops.transpose(bank_z)), (batch, frames, K, -1)
+        )
+        index = ops.broadcast_to(
+            negative_indices[:, :, None, :], ops.shape(bank_scores)[:3] + (num_negatives,)
+        )
+        return ops.take_along_axis(bank_scores, index, axis=-1)
     if negative_indices.shape[1] == 1:
         # One set of negatives per clip, shared by all its anchors.
         negatives = ops.take(flat_z, negative_indices[:, 0], axis=0)  # (B, N, C)
         return ops.einsum("btkc,bnc->btkn", predictions, negatives)
-    sizes = (batch, frames, clips)
-    if None in sizes or batch * frames * K * clips * frames <= _MAX_FULL_SCORES:
+    if _scores_every_frame(predictions, z, negative_indices):
         # Score every prediction against every frame of the batch (one dense matmul), then
         # pick the negatives' columns. Faster than gathering a (B, T, N, C) tensor of
         # negatives, whose backward is a large scatter-add: with the paper's shapes (B=8,
         # T=128, K=12, N=128, C=512) forward+backward took ~2 s vs ~14 s on torch CPU and
         # ~0.8 s vs ~1.3 s on JAX CPU (shared, loaded 2-core machine).
-        all_scores = ops.einsum("btkc,mc->btkm", predictions, flat_z)
+        # As one 2-D matmul: XLA's CPU einsum over (B, T, K, C) took ~1.8x as long.
+        flat_predictions = ops.reshape(predictions, (-1, code_dim))
+        all_scores = ops.reshape(
+            ops.matmul(flat_predictions, ops.transpose(flat_z)), (batch, frames, K, -1)
+        )
         index = ops.broadcast_to(
             negative_indices[:, :, None, :], ops.shape(all_scores)[:3] + (num_negatives,)
         )
@@ -95,7 +220,14 @@ def _negative_scores(predictions, z, negative_indices):
 
 
 def cpc_scores(
-    predictions, z, frame_mask, negative_indices, score="dot", negatives_from=None, first_clip=0
+    predictions,
+    z,
+    frame_mask,
+    negative_indices,
+    score="dot",
+    negatives_from=None,
+    first_clip=0,
+    bank=None,
 ):
     """Scores of every prediction p_{t,k}: its positive z_{t+k} in column 0, then negatives.
 
@@ -115,6 +247,8 @@ def cpc_scores(
         score: ``"dot"`` (the paper's z^T p) or ``"mean"`` (divided by C, CPC_audio).
         negatives_from: None (negatives from this batch) or the global ``(z, frame_mask)``.
         first_clip: with ``negatives_from``, the global index of this batch's first clip.
+        bank: None, or int (M,) flat frame indices of a candidate bank
+            (`sample_negative_bank`); ``negative_indices`` then hold positions in the bank.
 
     Returns:
         dict with ``scores`` float32 (B, T, K, 1 + N), ``pair_mask`` bool (B, T, K) and
@@ -128,34 +262,59 @@ def cpc_scores(
     if score not in SCORES:
         raise ValueError(f"Expected `score` in {SCORES}. Received score={score!r}.")
     z = ops.cast(z, "float32")
-    predictions = ops.cast(predictions, "float32")
     batch, frames, code_dim = ops.shape(z)[0], ops.shape(z)[1], ops.shape(z)[2]
-    K = predictions.shape[2]
+    factored = isinstance(predictions, LinearPredictions)
+    K = predictions.steps if factored else predictions.shape[2]
     frame_lengths = ops.sum(ops.cast(frame_mask, "int32"), axis=1)
     t = ops.arange(frames, dtype="int32")[:, None]
     k = ops.arange(1, K + 1, dtype="int32")[None, :]
     future = t + k  # (T, K)
     pair_mask = future[None] < frame_lengths[:, None, None]  # (B, T, K)
+    inside = future < frames  # z_{t+k} exists (else its score is 0, as a zero frame's)
     future = ops.minimum(future, frames - 1)
-    # z_{t+k} by shifting z left by k (zeros past the end, masked by pair_mask): slices have a
-    # cheap backward, unlike a gather (whose backward is a scatter-add).
-    padded_z = ops.pad(z, [[0, 0], [0, K], [0, 0]])
-    positives = ops.stack(
-        [ops.slice(padded_z, (0, k, 0), (batch, frames, code_dim)) for k in range(1, K + 1)],
-        axis=2,
-    )
-    positive_scores = ops.sum(predictions * positives, axis=-1)  # (B, T, K)
-
-    negative_indices = ops.cast(negative_indices, "int32")
-    all_z, all_mask = (z, frame_mask) if negatives_from is None else negatives_from
-    negative_scores = _negative_scores(predictions, ops.cast(all_z, "float32"), negative_indices)
-    # Real candidates: a negative must be a real frame and not the positive itself.
-    flat_valid = ops.reshape(all_mask, (-1,))
-    negative_valid = ops.take(flat_valid, negative_indices, axis=0)[:, :, None, :]
     owner = ops.arange(batch, dtype="int32")[:, None, None]
     if negatives_from is not None:
         owner = owner + ops.cast(first_clip, "int32")
     positive_flat = owner * frames + future[None]  # (B, T, K)
+
+    negative_indices = ops.cast(negative_indices, "int32")
+    all_z, all_mask = (z, frame_mask) if negatives_from is None else negatives_from
+    all_z = ops.cast(all_z, "float32")
+    if factored and bank is None and _scores_every_frame(predictions, all_z, negative_indices):
+        # Every prediction against every frame, through the factors; the positive and the
+        # negatives are columns of the result.
+        all_scores = predictions.scores_against(ops.reshape(all_z, (-1, code_dim)))
+        num_negatives = negative_indices.shape[-1]
+        index = ops.concatenate(
+            [
+                positive_flat[..., None],
+                ops.broadcast_to(
+                    negative_indices[:, :, None, :], ops.shape(positive_flat) + (num_negatives,)
+                ),
+            ],
+            axis=-1,
+        )
+        picked = ops.take_along_axis(all_scores, index, axis=-1)
+        positive_scores = ops.where(inside[None], picked[..., 0], 0.0)
+        negative_scores = picked[..., 1:]
+    else:
+        if factored:
+            predictions = predictions.materialize()
+        predictions = ops.cast(predictions, "float32")
+        # z_{t+k} by shifting z left by k (zeros past the end, masked by pair_mask): slices
+        # have a cheap backward, unlike a gather (whose backward is a scatter-add).
+        padded_z = ops.pad(z, [[0, 0], [0, K], [0, 0]])
+        positives = ops.stack(
+            [ops.slice(padded_z, (0, k, 0), (batch, frames, code_dim)) for k in range(1, K + 1)],
+            axis=2,
+        )
+        positive_scores = ops.sum(predictions * positives, axis=-1)  # (B, T, K)
+        negative_scores = _negative_scores(predictions, all_z, negative_indices, bank)
+    if bank is not None:  # from here on, the frames themselves
+        negative_indices = ops.take(ops.cast(bank, "int32"), negative_indices, axis=0)
+    # Real candidates: a negative must be a real frame and not the positive itself.
+    flat_valid = ops.reshape(all_mask, (-1,))
+    negative_valid = ops.take(flat_valid, negative_indices, axis=0)[:, :, None, :]
     negative_valid = ops.logical_and(
         negative_valid, ops.not_equal(negative_indices[:, :, None, :], positive_flat[..., None])
     )

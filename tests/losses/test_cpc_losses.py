@@ -5,7 +5,13 @@ import pytest
 from keras import ops
 
 from keras_cpc.losses import InfoNCE, info_nce, mi_lower_bound, nt_xent_logits, nt_xent_per_anchor
-from keras_cpc.losses.cpc import cpc_info_nce, cpc_scores, sample_negatives
+from keras_cpc.losses.cpc import (
+    LinearPredictions,
+    cpc_info_nce,
+    cpc_scores,
+    sample_negative_bank,
+    sample_negatives,
+)
 
 
 def _np(x):
@@ -85,3 +91,39 @@ def test_cpc_scores_and_loss_match_numpy():
     indices = _np(sample_negatives(np.array([5, 3]), T, N, sampling="same_sequence", seed=0))
     assert indices.shape == (B, T, N)
     assert (indices[1] // T == 1).all() and (indices[1] % T < 3).all()
+
+
+def test_linear_predictions_and_the_bank_score_what_the_predictions_score():
+    rng = np.random.default_rng(2)
+    B, T, K, C, H, N = 2, 6, 3, 4, 5, 4
+    context = rng.normal(size=(B, T, H)).astype("float32")
+    kernel = rng.normal(size=(H, K * C)).astype("float32")
+    z = rng.normal(size=(B, T, C)).astype("float32")
+    frame_mask = np.ones((B, T), bool)
+    frame_mask[1, 4:] = False
+    factored = LinearPredictions(context, kernel, K)
+    predictions = (context.reshape(-1, H) @ kernel).reshape(B, T, K, C)
+    np.testing.assert_allclose(_np(factored.materialize()), predictions, rtol=1e-5, atol=1e-5)
+    every_frame = np.einsum("btkc,mc->btkm", predictions, z.reshape(-1, C))
+    np.testing.assert_allclose(
+        _np(factored.scores_against(z.reshape(-1, C))), every_frame, rtol=1e-4, atol=1e-4
+    )
+    for negatives in (
+        rng.integers(0, B * T, (B, T, N)).astype("int32"),  # per anchor: scored via the factors
+        rng.integers(0, B * T, (B, 1, N)).astype("int32"),  # per clip: from the predictions
+    ):
+        expected = cpc_scores(predictions, z, frame_mask, negatives)
+        got = cpc_scores(factored, z, frame_mask, negatives)
+        for name in ("scores", "candidate_mask", "pair_mask"):
+            np.testing.assert_allclose(_np(got[name]), _np(expected[name]), rtol=1e-4, atol=1e-4)
+    # Through a bank: slots index the bank, the scores are those of the frames they hold.
+    bank, slots = sample_negative_bank(frame_mask.sum(1), T, N, bank_size=7, seed=3)
+    bank, slots = np.asarray(ops.convert_to_numpy(bank)), np.asarray(ops.convert_to_numpy(slots))
+    assert bank.shape == (7,) and slots.shape == (B, T, N)
+    assert frame_mask.reshape(-1)[bank].all()  # only real frames
+    assert all(len(set(row)) == N for row in slots.reshape(-1, N))  # distinct bank entries
+    expected = cpc_scores(predictions, z, frame_mask, bank[slots])
+    got = cpc_scores(predictions, z, frame_mask, slots, bank=bank)
+    np.testing.assert_allclose(_np(got["scores"]), _np(expected["scores"]), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="num_negatives <= bank_size.*bank_size=3"):
+        sample_negative_bank(frame_mask.sum(1), T, N, bank_size=3)

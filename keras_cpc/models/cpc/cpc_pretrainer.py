@@ -10,8 +10,10 @@ from keras_cpc.layers.stochastic_code import StochasticCode
 from keras_cpc.losses.cpc import (
     NEGATIVE_SAMPLING,
     SCORES,
+    LinearPredictions,
     cpc_info_nce,
     cpc_scores,
+    sample_negative_bank,
     sample_negatives,
 )
 from keras_cpc.metrics import ContrastiveAccuracy, MILowerBound
@@ -77,6 +79,17 @@ class CPCPretrainer(keras.Model):
         share_negatives: False (CPC_audio): every anchor (b, t) draws its own negatives.
             True: each clip draws one set of negatives shared by all its anchors; still an
             unbiased InfoNCE per anchor, and much cheaper (no (B, T, N) candidate tensor).
+        negative_bank_size: per-anchor ``"batch"`` negatives only. None (default): every
+            anchor's negatives are drawn from the batch's frames directly (CPC_audio). An
+            int M >= num_negatives: drawn through a candidate bank of M frames
+            (`keras_cpc.losses.sample_negative_bank`): each anchor takes num_negatives
+            distinct bank entries, so its own negatives are still independent uniform draws
+            from the batch (the same expected loss), and every prediction is scored against M
+            frames instead of all of them (at the paper's shapes M = 256 is a quarter of the
+            scoring work). But anchors share entries, so each step sees fewer distinct
+            negatives, and that slows learning: on the toy tone task of the tests, 8 epochs
+            reached accuracy 0.28 / 0.50 (two seeds) with M = 2N = 30 of 320 frames, 0.62 /
+            0.56 with M = 120, and 0.59 / 0.63 without a bank.
         predictor: ``"linear"`` (one W_k per step, no bias) or ``"transformer"``.
         predictor_heads: attention heads of the Transformer predictor.
         score: ``"dot"`` or ``"mean"`` (dot product divided by the code size).
@@ -100,6 +113,7 @@ class CPCPretrainer(keras.Model):
         num_negatives=128,
         negative_sampling="batch",
         share_negatives=False,
+        negative_bank_size=None,
         predictor="linear",
         predictor_heads=4,
         score="dot",
@@ -127,6 +141,14 @@ class CPCPretrainer(keras.Model):
         self.num_negatives = num_negatives
         self.negative_sampling = negative_sampling
         self.share_negatives = bool(share_negatives)
+        if negative_bank_size is not None:
+            negative_bank_size = as_int(negative_bank_size, "negative_bank_size", 1)
+            if negative_bank_size < num_negatives:
+                raise ValueError(
+                    "`negative_bank_size` must be None (no bank) or >= "
+                    f"num_negatives={num_negatives}; received {negative_bank_size}."
+                )
+        self.negative_bank_size = negative_bank_size
         self.predictor = predictor
         self.predictor_heads = as_int(predictor_heads, "predictor_heads", 1)
         self.score = score
@@ -178,13 +200,18 @@ class CPCPretrainer(keras.Model):
 
     # ---- forward: scores ---------------------------------------------------------------------
     def _predict_future(self, c):
-        batch, frames = ops.shape(c)[0], ops.shape(c)[1]
-        code_dim = self.backbone.encoder_dim
         if self.predictor == "linear":
-            p = self.predictors[0](c)
-            return ops.reshape(p, (batch, frames, self.prediction_steps, code_dim))
+            # Kept factored: `cpc_scores` scores every frame as c_t (W_k z_m), cheaper than
+            # computing p first, and computes p (as 2-D matmuls) where it needs it.
+            return LinearPredictions(c, self.predictors[0].kernel, self.prediction_steps)
         outputs = [projection(transformer(c)) for transformer, projection in self.predictors]
         return ops.stack(outputs, axis=2)
+
+    def _bank_size(self):
+        """The candidate bank's size, or None for negatives drawn without a bank."""
+        if self.share_negatives or self.negative_sampling != "batch":
+            return None
+        return self.negative_bank_size
 
     def _sample_negatives(self, frame_lengths, frames):
         return sample_negatives(
@@ -227,17 +254,35 @@ class CPCPretrainer(keras.Model):
         first_clip, global_frames = distribute.shard_start(ops.shape(z)[0]), None
         if distribute.replicas().count > 1:
             global_frames = (distribute.all_gather(z), distribute.all_gather(frame_mask))
+        bank = None
         if negative_indices is None:
             mask = frame_mask if global_frames is None else global_frames[1]
             frame_lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
-            negative_indices = self._sample_negatives(frame_lengths, ops.shape(z)[1])
+            bank_size = self._bank_size()
+            if bank_size:
+                bank, negative_indices = sample_negative_bank(
+                    frame_lengths,
+                    ops.shape(z)[1],
+                    self.num_negatives,
+                    bank_size,
+                    seed=self.seed_generator,
+                )
+            else:
+                negative_indices = self._sample_negatives(frame_lengths, ops.shape(z)[1])
             if global_frames is not None:
                 # One draw for the global batch (the same seed on every replica): our rows.
                 size = (ops.shape(z)[0],) + tuple(ops.shape(negative_indices)[1:])
                 negative_indices = ops.slice(negative_indices, (first_clip, 0, 0), size)
         result.update(
             cpc_scores(
-                predictions, z, frame_mask, negative_indices, self.score, global_frames, first_clip
+                predictions,
+                z,
+                frame_mask,
+                negative_indices,
+                self.score,
+                global_frames,
+                first_clip,
+                bank,
             )
         )
         return result
@@ -306,6 +351,7 @@ class CPCPretrainer(keras.Model):
                 "num_negatives": self.num_negatives,
                 "negative_sampling": self.negative_sampling,
                 "share_negatives": self.share_negatives,
+                "negative_bank_size": self.negative_bank_size,
                 "predictor": self.predictor,
                 "predictor_heads": self.predictor_heads,
                 "score": self.score,

@@ -178,3 +178,15 @@ def test_bad_arguments():
         CPCPretrainer(tiny_backbone(), predictor="lstm")
     with pytest.raises(ValueError, match="accuracy_steps"):
         CPCPretrainer(tiny_backbone(), prediction_steps=2, accuracy_steps=[3])
+    with pytest.raises(ValueError, match="negative_bank_size.*>= num_negatives=8.*received 4"):
+        CPCPretrainer(tiny_backbone(), num_negatives=8, negative_bank_size=4)
+
+
+def test_negative_bank_fit_and_config():
+    pretrainer = CPCPretrainer(
+        tiny_backbone(), prediction_steps=2, num_negatives=6, negative_bank_size=12, seed=0
+    )
+    assert CPCPretrainer.from_config(pretrainer.get_config()).negative_bank_size == 12
+    pretrainer.compile(optimizer=keras.optimizers.Adam(1e-3))
+    logs = pretrainer.train_on_batch(tone_clips(4, 800), return_dict=True)
+    assert np.isfinite(logs["loss"]) and logs["mi_lower_bound"] < np.log(7)
