@@ -1,0 +1,43 @@
+"""JAX kernels for `native_layout` (imported only under the JAX backend).
+
+Convolutions: Keras' own (``lax.conv_general_dilated`` in NHWC, as Flax's). Batch norm in
+training: Keras takes the batch variance as ``mean((x - mean(x))**2)``, which XLA computes in
+passes that each read the activations; here, as in Flax, the mean and the mean of squares come
+from one fused reduction, variance = E[x^2] - E[x]^2 (clamped at 0). The moving statistics and
+the normalisation are Keras'.
+"""
+
+import jax.numpy as jnp
+from jax import lax
+
+
+def conv2d(layer, inputs, padding=None):
+    return None
+
+
+def batch_norm(layer, inputs, training):
+    axis = layer.axis if isinstance(layer.axis, int) else None
+    if (
+        not (training and layer.trainable)
+        or axis not in (-1, inputs.ndim - 1)
+        or layer.renorm
+        or "_moments" in layer.__dict__
+    ):
+        return None
+    # Float32 statistics for half-precision inputs, as Keras.
+    x = inputs.astype(jnp.float32) if inputs.dtype != jnp.float32 else inputs
+    axes = tuple(range(x.ndim - 1))
+    mean = jnp.mean(x, axis=axes)
+    variance = jnp.maximum(jnp.mean(jnp.square(x), axis=axes) - jnp.square(mean), 0.0)
+    momentum = layer.momentum
+    layer.moving_mean.assign(layer.moving_mean.value * momentum + mean * (1.0 - momentum))
+    layer.moving_variance.assign(
+        layer.moving_variance.value * momentum + variance * (1.0 - momentum)
+    )
+    scale = lax.rsqrt(variance + layer.epsilon)
+    if layer.scale:
+        scale = scale * layer.gamma.value
+    offset = -mean * scale
+    if layer.center:
+        offset = offset + layer.beta.value
+    return (x * scale + offset).astype(layer.compute_dtype)
