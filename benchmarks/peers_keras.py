@@ -43,6 +43,8 @@ def simclr_model(width, jit_compile="auto", head_layers=2, image_size=32):
         head_layers: Dense layers of the projection head (2: SimCLR v1, the presets' head).
         image_size: height and width of the images.
     """
+    # Fresh layer names (the peers map weights by path, e.g. "projection_head/dense_0/...").
+    keras.backend.clear_session()
     backbone = ResNetBackbone(
         depth=18, width_multiplier=width, stem="cifar", image_shape=(image_size, image_size, 3)
     )
@@ -62,6 +64,7 @@ def cpc_model(arch, prediction_steps, num_negatives, jit_compile="auto"):
         jit_compile: as for `simclr_model`.
     """
     config = common.CPC_ARCHITECTURES[arch]
+    keras.backend.clear_session()
     backbone = CPCBackbone(
         kernel_sizes=config["kernel_sizes"],
         strides=config["strides"],

@@ -1,6 +1,9 @@
 """Loading a preset: the backbone, and the parts a task preset adds."""
 
+import contextlib
 from typing import NamedTuple
+
+import keras
 
 from keras_cpc.presets.integrity import read_metadata, verified_file
 from keras_cpc.presets.layout import CONFIG_FILE, TASK_CONFIG_FILE, TASK_WEIGHTS_FILE, read_json
@@ -29,13 +32,30 @@ def load_backbone(base_cls, preset, load_weights=True, **overrides):
     if load_weights:
         # Check the weights before building anything: a bad file fails fast.
         weights_path = verified_weights(directory, metadata)
-    backbone = deserialize(config, base_cls, f"{directory / CONFIG_FILE}", **overrides)
-    if weights_path is not None:
-        load_model_weights(backbone, weights_path)
+    with _global_dtype_policy(overrides.get("dtype")):
+        backbone = deserialize(config, base_cls, f"{directory / CONFIG_FILE}", **overrides)
+        if weights_path is not None:
+            load_model_weights(backbone, weights_path)
     # How the preset's inputs were prepared (audio normalisation, image size), so that file
     # readers such as `keras-cpc extract` feed it as it was trained. Set untracked: plain data.
     object.__setattr__(backbone, "preset_preprocessing", dict(metadata.get("preprocessing") or {}))
     return backbone
+
+
+@contextlib.contextmanager
+def _global_dtype_policy(dtype):
+    # A backbone's ``dtype`` reaches only the outer model: its layers take the global policy
+    # when they are created. ``from_preset(name, dtype="mixed_bfloat16")`` should give a model
+    # that computes in bfloat16 throughout (float32 weights, as saved).
+    if dtype is None:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 class TaskParts(NamedTuple):

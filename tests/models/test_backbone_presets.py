@@ -85,6 +85,25 @@ def test_round_trip_reproduces_outputs_exactly(kind, tmp_path):
     np.testing.assert_array_equal(_predict(restored, x), _predict(backbone, x))
 
 
+@pytest.mark.parametrize("kind", ["image", "audio"])
+def test_from_preset_dtype_policy_reaches_every_layer(kind, tmp_path):
+    make, batch = {
+        "image": (tiny_image_backbone, image_batch),
+        "audio": (tiny_audio_backbone, audio_batch),
+    }[kind]
+    backbone = make(seed=3)
+    path = backbone.save_to_preset(tmp_path / kind)
+    mixed = Backbone.from_preset(path, dtype="mixed_bfloat16")
+    compute = {layer.dtype_policy.compute_dtype for layer in mixed._flatten_layers()}
+    assert compute == {"bfloat16"}, compute
+    assert {v.dtype for v in mixed.weights} == {"float32"}
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    x = batch()
+    np.testing.assert_allclose(
+        np.float32(_predict(mixed, x)), _predict(backbone, x), rtol=0.1, atol=0.1
+    )
+
+
 def test_preset_layout_and_metadata(saved):
     backbone, path = saved
     names = sorted(p.name for p in path.iterdir())
