@@ -6,13 +6,14 @@ presets stay portable across backends. They keep Keras' class names on purpose: 
 model's layers in a weights file after their class (``layers/conv2d_3/vars/0``), so another name
 would change the layout of every saved ResNet. Where a backend has a faster way to run them, a
 module ``native_layout_<backend>.py`` next to this one provides it, and their ``call`` uses it;
-where it has none (TensorFlow and JAX: Keras already reaches their plain-framework speed) or
-where a case is not covered (``return None``), Keras' own ``call`` runs.
+where it has none (TensorFlow: Keras already reaches plain TensorFlow's speed) or where a case
+is not covered (``return None``), Keras' own ``call`` runs.
 
 On PyTorch, Keras' channels-last convolution copies its input to NCHW and back to
 ``torch.channels_last`` memory around every convolution, and its batch norm runs op by op.
 ``native_layout_torch`` keeps activations as NHWC tensors whose memory is what torch's kernels
-want (a permuted view, no copy) and uses torch's fused batch norm.
+want (a permuted view, no copy) and uses torch's fused batch norm. ``native_layout_jax``
+computes the batch statistics in one fused reduction, as Flax does.
 
 Example:
     >>> import numpy as np
