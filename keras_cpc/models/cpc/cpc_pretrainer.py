@@ -87,9 +87,9 @@ class CPCPretrainer(keras.Model):
             from the batch (the same expected loss), and every prediction is scored against M
             frames instead of all of them (at the paper's shapes M = 256 is a quarter of the
             scoring work). But anchors share entries, so each step sees fewer distinct
-            negatives, and that slows learning: on the toy tone task of the tests, 8 epochs
-            reached accuracy 0.28 / 0.50 (two seeds) with M = 2N = 30 of 320 frames, 0.62 /
-            0.56 with M = 120, and 0.59 / 0.63 without a bank.
+            negatives, and that slows learning: on a toy tone task, 8 epochs reached accuracy
+            0.28 / 0.50 (two seeds) with M = 2N = 30 of 320 frames, 0.62 / 0.56 with M = 120
+            and 0.60 / 0.66 without a bank (`benchmarks/cpc_negative_bank.py`).
         predictor: ``"linear"`` (one W_k per step, no bias) or ``"transformer"``.
         predictor_heads: attention heads of the Transformer predictor.
         score: ``"dot"`` or ``"mean"`` (dot product divided by the code size).
