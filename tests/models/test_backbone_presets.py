@@ -22,6 +22,8 @@ from tests.fixtures.backbones import (
     tiny_image_backbone,
 )
 
+KINDS = {"image": (tiny_image_backbone, image_batch), "audio": (tiny_audio_backbone, audio_batch)}
+
 
 def _predict(model, x):
     return keras.ops.convert_to_numpy(model.predict(x, verbose=0))
@@ -70,10 +72,7 @@ def _rewrite_hash(path, filename):
 
 @pytest.mark.parametrize("kind", ["image", "audio"])
 def test_round_trip_reproduces_outputs_exactly(kind, tmp_path):
-    make, batch = {
-        "image": (tiny_image_backbone, image_batch),
-        "audio": (tiny_audio_backbone, audio_batch),
-    }[kind]
+    make, batch = KINDS[kind]
     backbone = make(seed=3)
     path = backbone.save_to_preset(tmp_path / kind)
     x = batch()
@@ -87,10 +86,7 @@ def test_round_trip_reproduces_outputs_exactly(kind, tmp_path):
 
 @pytest.mark.parametrize("kind", ["image", "audio"])
 def test_from_preset_dtype_policy_reaches_every_layer(kind, tmp_path):
-    make, batch = {
-        "image": (tiny_image_backbone, image_batch),
-        "audio": (tiny_audio_backbone, audio_batch),
-    }[kind]
+    make, batch = KINDS[kind]
     backbone = make(seed=3)
     path = backbone.save_to_preset(tmp_path / kind)
     mixed = Backbone.from_preset(path, dtype="mixed_bfloat16")
