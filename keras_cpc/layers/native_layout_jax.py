@@ -3,8 +3,9 @@
 Convolutions: Keras' own (``lax.conv_general_dilated`` in NHWC, as Flax's). Batch norm in
 training: Keras takes the batch variance as ``mean((x - mean(x))**2)``, which XLA computes in
 passes that each read the activations; here, as in Flax, the mean and the mean of squares come
-from one fused reduction, variance = E[x^2] - E[x]^2 (clamped at 0). The moving statistics and
-the normalisation are Keras'.
+from one fused reduction, variance = E[y^2] - E[y]^2 of y = x - shift, with the shift a value
+inside the data so that the difference does not cancel. The moving statistics and the
+normalisation are Keras'.
 """
 
 import jax.numpy as jnp
@@ -27,8 +28,13 @@ def batch_norm(layer, inputs, training):
     # Float32 statistics for half-precision inputs, as Keras.
     x = inputs.astype(jnp.float32) if inputs.dtype != jnp.float32 else inputs
     axes = tuple(range(x.ndim - 1))
-    mean = jnp.mean(x, axis=axes)
-    variance = jnp.maximum(jnp.mean(jnp.square(x), axis=axes) - jnp.square(mean), 0.0)
+    # Shifted by a value inside the data (the first example's mean per channel): the same
+    # one-pass sums, without E[x^2] - E[x]^2's cancellation when |mean| >> std.
+    shift = lax.stop_gradient(jnp.mean(x[0], axis=tuple(range(x.ndim - 2))))
+    centred = x - shift
+    shifted_mean = jnp.mean(centred, axis=axes)
+    mean = shifted_mean + shift
+    variance = jnp.maximum(jnp.mean(jnp.square(centred), axis=axes) - jnp.square(shifted_mean), 0.0)
     momentum = layer.momentum
     layer.moving_mean.assign(layer.moving_mean.value * momentum + mean * (1.0 - momentum))
     layer.moving_variance.assign(
