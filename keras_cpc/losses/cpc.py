@@ -184,32 +184,22 @@ def _negative_scores(predictions, z, negative_indices, bank=None):
     batch, frames, K, code_dim = predictions.shape
     num_negatives = negative_indices.shape[-1]
     flat_z = ops.reshape(z, (-1, code_dim))
-    if bank is not None:
-        # Every prediction against the bank's M frames (one 2-D matmul), then each anchor's
-        # positions: M / (B * T) of the cost of scoring against every frame.
-        bank_z = ops.take(flat_z, bank, axis=0)
-        flat_predictions = ops.reshape(predictions, (-1, code_dim))
-        bank_scores = ops.reshape(
-            ops.matmul(flat_predictions, ops.transpose(bank_z)), (batch, frames, K, -1)
-        )
-        index = ops.broadcast_to(
-            negative_indices[:, :, None, :], ops.shape(bank_scores)[:3] + (num_negatives,)
-        )
-        return ops.take_along_axis(bank_scores, index, axis=-1)
-    if negative_indices.shape[1] == 1:
+    if bank is None and negative_indices.shape[1] == 1:
         # One set of negatives per clip, shared by all its anchors.
         negatives = ops.take(flat_z, negative_indices[:, 0], axis=0)  # (B, N, C)
         return ops.einsum("btkc,bnc->btkn", predictions, negatives)
-    if _scores_every_frame(predictions, z, negative_indices):
-        # Score every prediction against every frame of the batch (one dense matmul), then
-        # pick the negatives' columns. Faster than gathering a (B, T, N, C) tensor of
-        # negatives, whose backward is a large scatter-add: with the paper's shapes (B=8,
-        # T=128, K=12, N=128, C=512) forward+backward took ~2 s vs ~14 s on torch CPU and
-        # ~0.8 s vs ~1.3 s on JAX CPU (shared, loaded 2-core machine).
-        # As one 2-D matmul: XLA's CPU einsum over (B, T, K, C) took ~1.8x as long.
+    if bank is not None or _scores_every_frame(predictions, z, negative_indices):
+        # Score every prediction against every candidate (every frame of the batch, or the
+        # bank's M frames: M / (B * T) of that cost) in one 2-D matmul, then pick each
+        # anchor's columns. Faster than gathering a (B, T, N, C) tensor of negatives, whose
+        # backward is a large scatter-add: with the paper's shapes (B=8, T=128, K=12, N=128,
+        # C=512) forward+backward took ~2 s vs ~14 s on torch CPU and ~0.8 s vs ~1.3 s on JAX
+        # CPU (shared, loaded 2-core machine). XLA's CPU einsum over (B, T, K, C) took ~1.8x
+        # as long as the 2-D matmul.
+        candidates = flat_z if bank is None else ops.take(flat_z, bank, axis=0)
         flat_predictions = ops.reshape(predictions, (-1, code_dim))
         all_scores = ops.reshape(
-            ops.matmul(flat_predictions, ops.transpose(flat_z)), (batch, frames, K, -1)
+            ops.matmul(flat_predictions, ops.transpose(candidates)), (batch, frames, K, -1)
         )
         index = ops.broadcast_to(
             negative_indices[:, :, None, :], ops.shape(all_scores)[:3] + (num_negatives,)
