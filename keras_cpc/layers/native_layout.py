@@ -55,8 +55,21 @@ class BatchNormalization(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization` (same arguments, weights and moving-statistics
     update) on the backend's fused kernel."""
 
+    def _plain(self, inputs, mask):
+        """Whether this call is plain batch norm over the last axis, the case the backend
+        kernels cover: no mask, no renorm, no synchronised or replaced statistics (the
+        data-parallel wiring replaces ``_moments`` or sets ``synchronized``)."""
+        axis = self.axis if isinstance(self.axis, int) else None
+        return (
+            mask is None
+            and axis in (-1, len(inputs.shape) - 1)
+            and not self.renorm
+            and not getattr(self, "synchronized", False)
+            and "_moments" not in self.__dict__
+        )
+
     def call(self, inputs, training=None, mask=None):
-        if _KERNELS is not None and mask is None:
+        if _KERNELS is not None and self._plain(inputs, mask):
             outputs = _KERNELS.batch_norm(self, inputs, training)
             if outputs is not None:
                 return outputs

@@ -17,13 +17,8 @@ def conv2d(layer, inputs, padding=None):
 
 
 def batch_norm(layer, inputs, training):
-    axis = layer.axis if isinstance(layer.axis, int) else None
-    if (
-        not (training and layer.trainable)
-        or axis not in (-1, inputs.ndim - 1)
-        or layer.renorm
-        or "_moments" in layer.__dict__
-    ):
+    # Inference is Keras' own (no statistics to compute).
+    if not (training and layer.trainable):
         return None
     # Float32 statistics for half-precision inputs, as Keras.
     x = inputs.astype(jnp.float32) if inputs.dtype != jnp.float32 else inputs

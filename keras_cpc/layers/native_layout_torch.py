@@ -90,14 +90,7 @@ def _update_moving(variable, batch_value, momentum):
 
 
 def batch_norm(layer, inputs, training):
-    axis = layer.axis if isinstance(layer.axis, int) else None
-    if (
-        axis not in (-1, len(inputs.shape) - 1)
-        or layer.renorm
-        or getattr(layer, "synchronized", False)
-        or "_moments" in layer.__dict__  # replaced, e.g. by synchronised batch norm
-        or inputs.ndim < 2
-    ):
+    if inputs.ndim < 2:
         return None
     x = _channels_first(ops.convert_to_tensor(inputs))
     # Float32 parameters, as Keras computes batch norm in float32 for half-precision inputs;
