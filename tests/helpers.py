@@ -5,6 +5,7 @@ backend checks its result against the same JSON file under ``tests/golden/``, wr
 ``KERAS_CPC_UPDATE_GOLDEN=1`` (under any backend) and committed.
 """
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -157,3 +158,12 @@ def run_preset_test(cls, preset, input_data, expected_output_shape, expected_par
         err_msg=f"{preset} on {backend()}: leading features differ from the recorded ones",
     )  # fmt: skip
     return backbone
+
+
+def load_module(path, name):
+    """Import the file ``path`` as module ``name``: scripts/, examples/ and benchmarks/ are no
+    packages, and the tests edit no sys.path."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

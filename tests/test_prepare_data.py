@@ -1,6 +1,5 @@
 """scripts/prepare_data.py on tiny generated inputs (a fake CIFAR-10 batch, tiny tarballs)."""
 
-import importlib.util
 import io
 import os
 import pickle
@@ -12,17 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.helpers import load_module
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "prepare_data.py"
 CLASSES = ["airplane", "automobile", "bird"]
 
 
 @pytest.fixture(scope="module")
 def prepare_data():
-    # Loaded from its path: scripts/ is not a package (and no sys.path edits).
-    spec = importlib.util.spec_from_file_location("prepare_data", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(SCRIPT, "prepare_data")
 
 
 def _add(archive, name, payload):

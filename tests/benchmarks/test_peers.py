@@ -5,11 +5,12 @@ asserts, for the SimCLR and CPC steps of the backend of this run; the table is p
 the results. Timings are never asserted.
 """
 
-import importlib.util
 from pathlib import Path
 
 import keras
 import pytest
+
+from tests.helpers import load_module
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "peers.py"
 TOY = {
@@ -23,11 +24,7 @@ CHECK_ONLY = ["--rounds", "0"]  # the loss checks; timing is tested on its own b
 
 
 def _load():
-    # Loaded from its path: benchmarks/ is not a package (and no sys.path edits).
-    spec = importlib.util.spec_from_file_location("peers_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(SCRIPT, "peers_benchmark")
 
 
 @pytest.fixture(scope="module")

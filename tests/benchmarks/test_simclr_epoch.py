@@ -1,22 +1,18 @@
 """benchmarks/simclr_epoch.py at a toy size: its analytic FLOP count, its summary; no timings."""
 
-import importlib.util
 from pathlib import Path
 
 import keras
 
 from keras_cpc.models import ResNetBackbone
+from tests.helpers import load_module
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 EAGER = ["--run-eagerly"] if keras.backend.backend() != "jax" else []
 
 
 def _load(name):
-    # Loaded from its path: benchmarks/ is not a package (and no sys.path edits).
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(BENCHMARKS / f"{name}.py", name)
 
 
 def cifar_resnet18_flops(side, channels):

@@ -4,7 +4,6 @@ Everything is generated in tmp_path (no ~/data, no network). The scripts run in-
 (``main(argv)``) so the tests stay within the time budget.
 """
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from keras_cpc import training
 from keras_cpc.evaluation.features import DEFAULT_BATCH_SIZES
 from keras_cpc.models import CPCBackbone, ResNetBackbone
+from tests.helpers import load_module
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # Compiled steps where they compile quickly (JAX); eager elsewhere keeps each test seconds.
@@ -22,10 +22,7 @@ EAGER = ["--run-eagerly"] if keras.backend.backend() != "jax" else []
 
 
 def load_example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(EXAMPLES / f"{name}.py", f"example_{name}")
 
 
 def write_fsdd(root, digits=(0, 1), speakers=("anna", "bob"), indices=range(5, 13), rate=8000):

@@ -7,7 +7,6 @@ generated in tmp_path. That device-resident batches equal the host's is
 tests/data/test_resident.py's job.
 """
 
-import importlib.util
 import json
 import os
 import signal
@@ -20,6 +19,7 @@ import keras
 
 from keras_cpc.models import ResNetBackbone
 from tests.examples.test_examples import EAGER, read_record, write_image_folder
+from tests.helpers import load_module
 
 ROOT = Path(__file__).resolve().parents[2]
 # Flags for examples/pretrain_simclr.py, after the script's recipe (they override it).
@@ -43,11 +43,7 @@ def gpu_script_argv(output, images, *extra):
 
 
 def load_gpu_script():
-    # Loaded from its path: scripts/ is not a package (and no sys.path edits).
-    spec = importlib.util.spec_from_file_location("train_simclr_gpu", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(SCRIPT, "train_simclr_gpu")
 
 
 def test_gpu_script_checks_speed_plans_and_resumes_after_a_kill(tmp_path, capsys, monkeypatch):
