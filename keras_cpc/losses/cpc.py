@@ -150,17 +150,29 @@ class LinearPredictions:
 
     def scores_against(self, flat_z):
         """Scores (B, T, K, F) of every prediction against frames ``flat_z`` (F, C)."""
+        batch, frames = ops.shape(self.context)[0], ops.shape(self.context)[1]
+        scores = self.frame_major_scores(flat_z)  # (B * T, F, K)
+        return ops.transpose(
+            ops.reshape(scores, (batch, frames, ops.shape(flat_z)[0], self.steps)), (0, 1, 3, 2)
+        )
+
+    def frame_major_scores(self, flat_z):
+        """Scores (B * T, F, K) of every prediction against frames ``flat_z`` (F, C).
+
+        Frame-major: the K scores of one (anchor, frame) pair are contiguous, so picking an
+        anchor's negatives gathers K-long rows (and its backward adds K-long rows) instead of
+        K times as many single scores.
+        """
         K, H = self.steps, self.hidden
         frames_count = ops.shape(flat_z)[0]
-        # W_k z_m for every k and m: (K * H, C) @ (C, F), then (H, K * F) for one matmul.
+        # W_k z_m for every k and m: (K * H, C) @ (C, F), then (H, F * K) for one matmul.
         per_step = ops.transpose(ops.reshape(self.kernel, (H, K, self.code_dim)), (1, 0, 2))
         projected = ops.matmul(ops.reshape(per_step, (K * H, -1)), ops.transpose(flat_z))
         projected = ops.reshape(
-            ops.transpose(ops.reshape(projected, (K, H, frames_count)), (1, 0, 2)), (H, -1)
+            ops.transpose(ops.reshape(projected, (K, H, frames_count)), (1, 2, 0)), (H, -1)
         )
-        batch, frames = ops.shape(self.context)[0], ops.shape(self.context)[1]
         scores = ops.matmul(ops.reshape(self.context, (-1, H)), projected)
-        return ops.reshape(scores, (batch, frames, K, frames_count))
+        return ops.reshape(scores, (-1, frames_count, K))
 
 
 def _scores_every_frame(predictions, z, negative_indices):
@@ -174,6 +186,38 @@ def _scores_every_frame(predictions, z, negative_indices):
     clips, clip_frames = z.shape[:2]
     sizes = (batch, frames, clips, clip_frames)
     return None in sizes or batch * frames * K * clips * clip_frames <= _MAX_FULL_SCORES
+
+
+def _pick_frame_major(scores, positive_flat, negative_indices):
+    """Each anchor's positive (B, T, K) and negative (B, T, K, N) scores from ``scores``.
+
+    Args:
+        scores: (B * T, F, K) from `LinearPredictions.frame_major_scores`.
+        positive_flat: int (B, T, K) flat frame index of each positive.
+        negative_indices: int (B, T, N) flat frame indices of each anchor's negatives.
+    """
+    batch, frames, K = ops.shape(positive_flat)
+    num_negatives = negative_indices.shape[-1]
+    frames_count = ops.shape(scores)[1]
+    # One gather of K-long rows (anchor, frame) of the (B * T * F, K) scores: the K rows of
+    # the anchor's K positives, then its N negatives. One gather, so its backward is one
+    # scatter-add into one zero tensor.
+    frame = ops.concatenate(
+        [
+            ops.reshape(positive_flat, (-1, K)),
+            ops.reshape(negative_indices, (-1, num_negatives)),
+        ],
+        axis=1,
+    )
+    anchor = ops.arange(batch * frames, dtype="int32")[:, None]
+    rows = ops.take(
+        ops.reshape(scores, (-1, K)), ops.reshape(anchor * frames_count + frame, (-1,)), axis=0
+    )
+    rows = ops.reshape(rows, (batch * frames, K + num_negatives, K))
+    # Step k's positive is element k of the k-th positive row.
+    positives = ops.sum(rows[:, :K, :] * ops.eye(K, dtype=rows.dtype), axis=1)
+    negatives = ops.reshape(rows[:, K:, :], (batch, frames, num_negatives, K))
+    return ops.reshape(positives, (batch, frames, K)), ops.transpose(negatives, (0, 1, 3, 2))
 
 
 def _negative_scores(predictions, z, negative_indices, bank=None):
@@ -273,20 +317,11 @@ def cpc_scores(
     if factored and bank is None and _scores_every_frame(predictions, all_z, negative_indices):
         # Every prediction against every frame, through the factors; the positive and the
         # negatives are columns of the result.
-        all_scores = predictions.scores_against(ops.reshape(all_z, (-1, code_dim)))
-        num_negatives = negative_indices.shape[-1]
-        index = ops.concatenate(
-            [
-                positive_flat[..., None],
-                ops.broadcast_to(
-                    negative_indices[:, :, None, :], ops.shape(positive_flat) + (num_negatives,)
-                ),
-            ],
-            axis=-1,
+        all_scores = predictions.frame_major_scores(ops.reshape(all_z, (-1, code_dim)))
+        positive_scores, negative_scores = _pick_frame_major(
+            all_scores, positive_flat, negative_indices
         )
-        picked = ops.take_along_axis(all_scores, index, axis=-1)
-        positive_scores = ops.where(inside[None], picked[..., 0], 0.0)
-        negative_scores = picked[..., 1:]
+        positive_scores = ops.where(inside[None], positive_scores, 0.0)
     else:
         if factored:
             predictions = predictions.materialize()
