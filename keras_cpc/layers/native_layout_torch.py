@@ -46,27 +46,43 @@ def conv2d(layer, inputs, padding=None):
         padding: zero padding (height, width) applied before the layer's own, on both sides:
             a ZeroPadding2D folded into the convolution.
     """
-    own = conv2d_padding(layer)
-    if own is None or inputs.ndim != 4:
+    if conv2d_padding(layer) is None or inputs.ndim != 4:
         return None
+    inputs = ops.convert_to_tensor(inputs)
+    outputs = conv2d_channels_first(layer, inputs.permute(0, 3, 1, 2), padding)
+    return outputs.permute(0, 2, 3, 1)
+
+
+def conv2d_channels_first(layer, inputs, padding=None, activation=True):
+    """`conv2d` on an NCHW tensor (``torch.channels_last`` memory), giving NCHW.
+
+    For callers that keep activations channels-first between layers (`eager_graph_torch`).
+
+    Args:
+        layer: a Keras Conv2D whose `conv2d_padding` is not None.
+        inputs: a torch tensor (batch, channels, height, width).
+        padding: as for `conv2d`.
+        activation: apply the layer's activation (the caller checks it is elementwise).
+    """
+    own = conv2d_padding(layer)
     if padding is not None:
         own = tuple(a + b for a, b in zip(own, padding))
-    inputs = ops.convert_to_tensor(inputs)
     # Cast here rather than rely on Keras' autocast scope: the graph runner (eager_graph_torch)
     # calls this without Layer.__call__.
-    kernel = ops.convert_to_tensor(layer.kernel).to(inputs.dtype)
+    # (h, w, in, out) -> (out, in, h, w) in channels-last memory, the weight layout oneDNN's
+    # channels-last kernels read fastest (the copy is tiny next to the convolution).
+    kernel = layer.kernel.value.to(inputs.dtype).permute(3, 2, 0, 1)
+    kernel = kernel.contiguous(memory_format=torch.channels_last)
     outputs = F.conv2d(
-        inputs.permute(0, 3, 1, 2),
-        kernel.permute(3, 2, 0, 1),  # (h, w, in, out) -> (out, in, h, w)
-        None,
+        inputs,
+        kernel,
+        layer.bias.value.to(inputs.dtype) if layer.use_bias else None,
         layer.strides,
         own,
         layer.dilation_rate,
         layer.groups,
-    ).permute(0, 2, 3, 1)
-    if layer.use_bias:
-        outputs = outputs + ops.convert_to_tensor(layer.bias).to(outputs.dtype)
-    if layer.activation is not None:
+    )
+    if activation and layer.activation is not None:
         outputs = layer.activation(outputs)
     return outputs
 
@@ -93,6 +109,16 @@ def batch_norm(layer, inputs, training):
     if inputs.ndim < 2:
         return None
     x = _channels_first(ops.convert_to_tensor(inputs))
+    outputs = batch_norm_channels_first(layer, x, training)
+    return outputs if outputs.ndim == 2 else outputs.movedim(1, -1)
+
+
+def batch_norm_channels_first(layer, x, training):
+    """`batch_norm` on a (batch, channels, ...) tensor, giving the same layout.
+
+    For callers that keep activations channels-first between layers (`eager_graph_torch`);
+    ``layer._plain`` must hold for the channels-last input this stands for.
+    """
     # Float32 parameters, as Keras computes batch norm in float32 for half-precision inputs;
     # torch's CPU and CUDA kernels accept bfloat16/float16 inputs with float32 parameters.
     gamma = layer.gamma.value if layer.scale else None
@@ -117,5 +143,4 @@ def batch_norm(layer, inputs, training):
             0.0,
             layer.epsilon,
         )
-    outputs = outputs if outputs.ndim == 2 else outputs.movedim(1, -1)
     return outputs.to(getattr(torch, layer.compute_dtype))
