@@ -86,6 +86,14 @@ def parse_args(argv=None):
         help="no tf.function / jax.jit anywhere (keras_cpc run_eagerly): quick checks of the "
         "math, not a speed measurement",
     )
+    add(
+        "--malloc",
+        default="keep",
+        choices=("keep", "default"),
+        help="keep: glibc keeps freed memory (keras_cpc.training.keep_freed_memory, for every "
+        "side alike; without it a step's page faults vary with the allocation order, 600 to "
+        "31,000 per torch SimCLR step); default: glibc's own thresholds",
+    )
     add("--child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -121,12 +129,17 @@ def run_backend(args):
     """All benchmarks of this process's backend; returns the JSON-able results."""
     import keras
 
+    from keras_cpc.training import keep_freed_memory
+
+    # Before the first model: the same heap settings for keras_cpc and the peers.
+    kept = args.malloc == "keep" and keep_freed_memory()
     sibling("peers_common")
     side = sibling("peers_keras")
     peer = sibling(PEER_MODULES[keras.backend.backend()])
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(args.dtype_policy)
-    out = {"backend": keras.backend.backend(), "info": {"keras": keras.__version__, **peer.info()}}
+    info = {"keras": keras.__version__, **peer.info(), "malloc": "keep" if kept else "default"}
+    out = {"backend": keras.backend.backend(), "info": info}
     jits = ["eager"] if args.eager else _words(args.keras_jit)
     try:
         if "simclr" in _words(args.benchmarks):

@@ -1,6 +1,6 @@
 """Training: exact kill-and-resume (`fit_resumable`), step and epoch logs, run records, and
 the shared side of pretraining scripts (`run_parser`, `fit_pretrainer`, `run_record`), and the
-CPU thread cap of processes we own (`set_threads`).
+CPU thread cap and heap settings of processes we own (`set_threads`, `keep_freed_memory`).
 
 Example:
     >>> from keras_cpc.training import fit_resumable, enable_determinism
@@ -17,6 +17,7 @@ from keras_cpc.training.checkpoints import (
     SaveCheckpoint,
     training_state_variables,
 )
+from keras_cpc.training.heap import keep_freed_memory
 from keras_cpc.training.records import (
     DATA_ROOT_ENV,
     Timer,
@@ -68,6 +69,7 @@ __all__ = [
     "fit_pretrainer",
     "fit_resumable",
     "hardware_info",
+    "keep_freed_memory",
     "optimizer_card_line",
     "parse_run_flags",
     "portable_path",

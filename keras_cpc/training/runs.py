@@ -18,6 +18,7 @@ from keras_cpc.optimizers import (
     default_weight_decay,
     make_optimizer,
 )
+from keras_cpc.training.heap import keep_freed_memory
 from keras_cpc.training.records import (
     exact_command,
     hardware_info,
@@ -175,6 +176,7 @@ def parse_run_flags(parser, argv=None):
         args.weight_decay = default_weight_decay(args.optimizer)
     # Before the first op: TensorFlow and JAX fix their thread pools then.
     set_threads(getattr(args, "threads", None))
+    keep_freed_memory()  # no page faults per step (keras_cpc.training.heap)
     if getattr(args, "distribute", False):
         description = distribute.start()
         distribute.per_process_batch(args.batch_size)  # a clear error if it does not divide
