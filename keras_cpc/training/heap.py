@@ -14,7 +14,7 @@ the process keeps its peak heap instead of returning it between steps (what a tr
 does anyway). It applies to the whole process and every backend, and does nothing where the C
 library is not glibc. The same from outside a process (for your own scripts)::
 
-    MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_MMAP_THRESHOLD_=33554432 python train.py
+    MALLOC_TRIM_THRESHOLD_=2147483647 MALLOC_MMAP_THRESHOLD_=33554432 python train.py
 
 Example:
     >>> from keras_cpc.training.heap import keep_freed_memory
@@ -28,9 +28,9 @@ import ctypes.util
 # mallopt parameters (glibc's malloc.h).
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-# Never trim the heap's top (16 GiB); serve blocks up to 32 MiB (glibc's largest mmap
-# threshold on 64-bit systems) from the heap, where freed ones are reused.
-TRIM_THRESHOLD = 16 * 2**30
+# Trim the heap's top only past 2 GiB free (mallopt takes an int); serve blocks up to 32 MiB
+# (glibc's largest mmap threshold on 64-bit systems) from the heap, where freed ones are reused.
+TRIM_THRESHOLD = 2**31 - 1
 MMAP_THRESHOLD = 32 * 2**20
 
 
@@ -63,6 +63,6 @@ def keep_freed_memory():
         return False
     libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     libc.mallopt.restype = ctypes.c_int
-    trim = libc.mallopt(M_TRIM_THRESHOLD, min(TRIM_THRESHOLD, 2**31 - 1))
+    trim = libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     mmap = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
     return bool(trim) and bool(mmap)
