@@ -165,11 +165,11 @@ class LinearPredictions:
         """
         K, H = self.steps, self.hidden
         frames_count = ops.shape(flat_z)[0]
-        # W_k z_m for every k and m: (K * H, C) @ (C, F), then (H, F * K) for one matmul.
-        per_step = ops.transpose(ops.reshape(self.kernel, (H, K, self.code_dim)), (1, 0, 2))
-        projected = ops.matmul(ops.reshape(per_step, (K * H, -1)), ops.transpose(flat_z))
+        # W_k z_m for every k and m: the kernel (H, K * C) is (H * K, C) as stored, so
+        # (H * K, C) @ (C, F), then (H, F * K) for one matmul.
+        projected = ops.matmul(ops.reshape(self.kernel, (H * K, -1)), ops.transpose(flat_z))
         projected = ops.reshape(
-            ops.transpose(ops.reshape(projected, (K, H, frames_count)), (1, 2, 0)), (H, -1)
+            ops.transpose(ops.reshape(projected, (H, K, frames_count)), (0, 2, 1)), (H, -1)
         )
         scores = ops.matmul(ops.reshape(self.context, (-1, H)), projected)
         return ops.reshape(scores, (-1, frames_count, K))
