@@ -8,6 +8,9 @@ Run one backend per process:
     KERAS_BACKEND=jax python benchmarks/cpc_step.py --config small --steps 10
     KERAS_BACKEND=torch python benchmarks/cpc_step.py --config paper --window 20480 --steps 3
 
+Both models run in one process with glibc keeping freed memory
+(`keras_cpc.training.keep_freed_memory`; ``--malloc default`` for glibc's own settings).
+
 Configs: ``paper`` = van den Oord et al. (kernels 10,8,4,4,4, strides 5,4,2,2,2, 512 channels,
 GRU 256, K=12, 128 negatives, batch 8, 20480-sample windows); ``small`` = 64 channels,
 GRU 64, K=6, 32 negatives, batch 16, 4096-sample windows.
@@ -58,7 +61,7 @@ def _step_seconds(model, batch):
     return time.perf_counter() - start
 
 
-def run(name, steps, warmup, window=None, batch_size=None):
+def run(name, steps, warmup, window=None, batch_size=None, malloc="default"):
     config = CONFIGS[name]
     batch_size = batch_size or config["batch_size"]
     window = window or config["window"]
@@ -86,6 +89,7 @@ def run(name, steps, warmup, window=None, batch_size=None):
     floor, cpc, shared = rate["floor"], rate["cpc"], rate["cpc_shared"]
     print(
         f"backend={keras.backend.backend()} config={name} batch={batch_size} window={window} "
+        f"malloc={malloc} "
         f"timed_steps={steps} (median, interleaved) | floor (encoder+GRU, trivial loss) "
         f"{floor:.2f} windows/s | CPC per-anchor negatives {cpc:.2f} windows/s, ratio "
         f"{floor / cpc:.3f} | CPC shared negatives {shared:.2f} windows/s, ratio "
@@ -101,10 +105,16 @@ def main():
     parser.add_argument("--warmup", type=int, default=2, help="untimed first steps (compile)")
     parser.add_argument("--window", type=int, default=None, help="override window samples")
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--malloc", default="keep", choices=("keep", "default"))
     args = parser.parse_args()
+    malloc = "default"
+    if args.malloc == "keep":
+        from keras_cpc.training import keep_freed_memory
+
+        malloc = "keep" if keep_freed_memory() else "default"
     names = ["small", "paper"] if args.config == "both" else [args.config]
     for name in names:
-        run(name, args.steps, args.warmup, args.window, args.batch_size)
+        run(name, args.steps, args.warmup, args.window, args.batch_size, malloc)
 
 
 if __name__ == "__main__":

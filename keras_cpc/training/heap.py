@@ -9,12 +9,16 @@ batch 128), keras_cpc's step took 25,000-31,000 page faults (40-60 ms of system 
 the step) where the same network in plain PyTorch took 600-900; with the thresholds fixed both
 take none. PyTorch's CPU tuning guide recommends jemalloc or tcmalloc for the same reason.
 
-`keep_freed_memory` fixes the two thresholds with ``mallopt`` so that freed blocks are reused:
-the process keeps its peak heap instead of returning it between steps (what a training process
-does anyway). It applies to the whole process and every backend, and does nothing where the C
-library is not glibc. The same from outside a process (for your own scripts)::
+`keep_freed_memory` sets glibc's ``mallopt`` so that every block comes from the heap (no
+``mmap``: CPC's 50 MB score tensors are above glibc's largest mmap threshold, 32 MiB) and the
+heap is not trimmed below 2 GiB free, so freed blocks are reused: the process keeps its peak
+heap instead of returning it between steps (what a training process does anyway). On the CPC
+paper configuration (PyTorch, `benchmarks/cpc_step.py --config paper`) the trivial-loss floor
+ran at 6.97 windows/s with glibc's defaults, 7.32 with a 32 MiB mmap threshold and 7.96 with no
+mmap. It applies to the whole process and every backend, and does nothing where the C library
+is not glibc. The same from outside a process (for your own scripts)::
 
-    MALLOC_TRIM_THRESHOLD_=2147483647 MALLOC_MMAP_THRESHOLD_=33554432 python train.py
+    MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647 python train.py
 
 Example:
     >>> from keras_cpc.training.heap import keep_freed_memory
@@ -27,11 +31,11 @@ import ctypes.util
 
 # mallopt parameters (glibc's malloc.h).
 M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
-# Trim the heap's top only past 2 GiB free (mallopt takes an int); serve blocks up to 32 MiB
-# (glibc's largest mmap threshold on 64-bit systems) from the heap, where freed ones are reused.
+M_MMAP_MAX = -4
+# Trim the heap's top only past 2 GiB free (mallopt takes an int); no block from mmap (glibc
+# then serves large blocks from the main heap, where freed ones are reused).
 TRIM_THRESHOLD = 2**31 - 1
-MMAP_THRESHOLD = 32 * 2**20
+MMAP_MAX = 0
 
 
 def _glibc():
@@ -64,5 +68,5 @@ def keep_freed_memory():
     libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     libc.mallopt.restype = ctypes.c_int
     trim = libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    mmap = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    mmap = libc.mallopt(M_MMAP_MAX, MMAP_MAX)
     return bool(trim) and bool(mmap)
