@@ -32,7 +32,7 @@ def load_backbone(base_cls, preset, load_weights=True, **overrides):
     if load_weights:
         # Check the weights before building anything: a bad file fails fast.
         weights_path = verified_weights(directory, metadata)
-    with _global_dtype_policy(overrides.get("dtype")):
+    with global_dtype_policy(overrides.get("dtype")):
         backbone = deserialize(config, base_cls, f"{directory / CONFIG_FILE}", **overrides)
         if weights_path is not None:
             load_model_weights(backbone, weights_path)
@@ -43,10 +43,18 @@ def load_backbone(base_cls, preset, load_weights=True, **overrides):
 
 
 @contextlib.contextmanager
-def _global_dtype_policy(dtype):
-    # A backbone's ``dtype`` reaches only the outer model: its layers take the global policy
-    # when they are created. ``from_preset(name, dtype="mixed_bfloat16")`` should give a model
-    # that computes in bfloat16 throughout (float32 weights, as saved).
+def global_dtype_policy(dtype):
+    """Build under the global Keras dtype policy ``dtype`` (None: leave it); restored after.
+
+    Layers take the global policy when they are created, and a backbone's ``dtype`` reaches
+    only the outer model, so ``from_preset(name, dtype="mixed_bfloat16")`` builds under this
+    to compute in bfloat16 throughout (float32 weights, as saved). Also the body of
+    `keras_cpc.training.dtype_policy_scope`.
+
+    Example:
+        >>> with global_dtype_policy("mixed_bfloat16"):
+        ...     backbone = ResNetBackbone(18, 1.0, stem="cifar")  # doctest: +SKIP
+    """
     if dtype is None:
         yield
         return

@@ -8,8 +8,6 @@ the run published with a preset) lives here so that every script records a run t
 import argparse
 import contextlib
 
-import keras
-
 from keras_cpc import distribute
 from keras_cpc.optimizers import (
     OPTIMIZERS,
@@ -18,6 +16,7 @@ from keras_cpc.optimizers import (
     default_weight_decay,
     make_optimizer,
 )
+from keras_cpc.presets.loading import global_dtype_policy
 from keras_cpc.training.heap import keep_freed_memory
 from keras_cpc.training.records import (
     exact_command,
@@ -73,12 +72,8 @@ def dtype_policy_scope(name):
     """
     if name not in DTYPE_POLICIES:
         raise ValueError(f"Expected a dtype policy in {DTYPE_POLICIES}; received {name!r}.")
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
+    with global_dtype_policy(name):
         yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 def run_parser(
