@@ -53,7 +53,7 @@ def conv2d(layer, inputs, padding=None):
     return outputs.permute(0, 2, 3, 1)
 
 
-def conv2d_channels_first(layer, inputs, padding=None, activation=True):
+def conv2d_channels_first(layer, inputs, padding=None):
     """`conv2d` on an NCHW tensor (``torch.channels_last`` memory), giving NCHW.
 
     For callers that keep activations channels-first between layers (`eager_graph_torch`).
@@ -62,7 +62,6 @@ def conv2d_channels_first(layer, inputs, padding=None, activation=True):
         layer: a Keras Conv2D whose `conv2d_padding` is not None.
         inputs: a torch tensor (batch, channels, height, width).
         padding: as for `conv2d`.
-        activation: apply the layer's activation (the caller checks it is elementwise).
     """
     own = conv2d_padding(layer)
     if padding is not None:
@@ -82,7 +81,7 @@ def conv2d_channels_first(layer, inputs, padding=None, activation=True):
         layer.dilation_rate,
         layer.groups,
     )
-    if activation and layer.activation is not None:
+    if layer.activation is not None:
         outputs = layer.activation(outputs)
     return outputs
 

@@ -19,9 +19,8 @@ from keras import layers, ops
 
 from keras_cpc.layers import native_layout, native_layout_torch
 
-# Weightless layers whose `call` is the whole computation once the layer is built.
-_DIRECT = (layers.ReLU, layers.Add, layers.GlobalAveragePooling2D)
-# Elementwise layers that run on any layout (their output has their inputs' layout).
+# Weightless elementwise layers whose `call` is the whole computation once the layer is built:
+# they run on any layout (their output has their inputs' layout).
 _ELEMENTWISE = (layers.ReLU, layers.Add)
 # Activations a channels-first convolution may apply (elementwise).
 _ELEMENTWISE_ACTIVATIONS = (keras.activations.linear, keras.activations.relu)
@@ -128,11 +127,6 @@ def _calls(steps, consumers):
             def call(x, training):
                 return x.mean(dim=(2, 3))
 
-        elif isinstance(layer, _DIRECT):
-
-            def call(x, training, layer=layer):
-                return layer.call(x)
-
         elif _takes_training(layer):
 
             def call(x, training, layer=layer):
@@ -168,10 +162,8 @@ def compile_graph(model):
     calls = _calls(steps, consumers)
     input_id, input_dtype = id(model.inputs[0]), model.inputs[0].dtype
     output = model.output
-    # Drop each value after its last reader, as eager PyTorch code does: holding every
-    # activation to the end of the pass raised the peak memory, and glibc then returned and
-    # re-faulted ~100 MB of pages per SimCLR step (25-31k page faults per step vs ~900 for
-    # plain PyTorch; 10% of the step at width 0.25).
+    # Drop each value after its last reader, as eager PyTorch code does, instead of holding
+    # every activation the backward does not need to the end of the pass (a higher peak).
     kept = {id(tensor) for tensor in keras.tree.flatten(output)}
     last_reader = {}
     for index, (_, argument, _, _) in enumerate(calls):
