@@ -56,7 +56,7 @@ def conv2d(layer, inputs, padding=None):
 def conv2d_channels_first(layer, inputs, padding=None):
     """`conv2d` on an NCHW tensor (``torch.channels_last`` memory), giving NCHW.
 
-    For callers that keep activations channels-first between layers (`eager_graph_torch`).
+    For callers that keep activations channels-first between layers (`graph_runner_torch`).
 
     Args:
         layer: a Keras Conv2D whose `conv2d_padding` is not None.
@@ -66,7 +66,7 @@ def conv2d_channels_first(layer, inputs, padding=None):
     own = conv2d_padding(layer)
     if padding is not None:
         own = tuple(a + b for a, b in zip(own, padding))
-    # Cast here rather than rely on Keras' autocast scope: the graph runner (eager_graph_torch)
+    # Cast here rather than rely on Keras' autocast scope: the graph runner (graph_runner_torch)
     # calls this without Layer.__call__.
     # (h, w, in, out) -> (out, in, h, w) in channels-last memory, the weight layout oneDNN's
     # channels-last kernels read fastest (the copy is tiny next to the convolution).
@@ -115,7 +115,7 @@ def batch_norm(layer, inputs, training):
 def batch_norm_channels_first(layer, x, training):
     """`batch_norm` on a (batch, channels, ...) tensor, giving the same layout.
 
-    For callers that keep activations channels-first between layers (`eager_graph_torch`);
+    For callers that keep activations channels-first between layers (`graph_runner_torch`);
     ``layer._plain`` must hold for the channels-last input this stands for.
     """
     # Float32 parameters, as Keras computes batch norm in float32 for half-precision inputs;

@@ -5,7 +5,7 @@ from keras import layers
 
 from keras_cpc.layers.arguments import as_int
 from keras_cpc.models.backbone import Backbone
-from keras_cpc.models.eager_graph import compile_graph
+from keras_cpc.models.graph_runner import compile_graph
 from keras_cpc.models.input_checks import (
     InputChecks,
     check_image_batch,
@@ -148,14 +148,15 @@ class ResNetBackbone(InputChecks, Backbone, keras.Model):
             inputs=images, outputs={"feature_map": feature_map, "pooled": pooled, **endpoints}
         )
         object.__setattr__(self, "_encoder", encoder)
-        # PyTorch runs `call` eagerly every step: run the layers as a flat list there
-        # (eager_graph; None on TensorFlow and JAX, which trace the graph once).
-        object.__setattr__(self, "_eager_graph", compile_graph(encoder))
+        # The same graph as a flat list of layer calls where that is faster (graph_runner:
+        # PyTorch, which runs `call` eagerly every step, and JAX, where the strided
+        # convolutions' ZeroPadding2D is folded into them); None on TensorFlow.
+        object.__setattr__(self, "_graph_runner", compile_graph(encoder))
 
     def call(self, inputs, training=None, mask=None):
-        if self._eager_graph is None:
+        if self._graph_runner is None:
             return super().call(inputs, training=training, mask=mask)
-        return self._eager_graph(inputs, training)["pooled"]
+        return self._graph_runner(inputs, training)["pooled"]
 
     def check_inputs(self, inputs, check_values=True):
         """Raise a ValueError unless ``inputs`` is a batch of images this backbone takes.

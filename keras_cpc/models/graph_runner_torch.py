@@ -1,23 +1,23 @@
-"""PyTorch graph runner for `eager_graph` (imported only under the torch backend).
+"""PyTorch graph runner for `graph_runner` (imported only under the torch backend).
 
 The functional graph is read once, when the model is built, into a flat list of steps in
 Keras' own execution order. Layers that need nothing of ``Layer.__call__`` once built run their
 kernels directly: keras_cpc's `native_layout` convolutions and batch norms (which cast their
 variables themselves), and ReLU, Add and global average pooling (no variables). A ZeroPadding2D
-whose only reader is such a convolution with "valid" padding is folded into it when the padding
-is symmetric, as torch's convolution pads by itself. Every other layer is called as Keras calls
-it (``layer(x, training=...)``), so the runner is exact for any graph; anything it cannot read
-(several inputs, keyword arguments, several outputs per layer) makes `compile_graph` return
-None and the model runs through Keras.
+whose only reader is such a convolution with "valid" padding (`graph_runner.padding_to_fold`)
+is folded into it when the padding is symmetric, as torch's convolution pads by itself. Every
+other layer is called as Keras calls it (``layer(x, training=...)``), so the runner is exact
+for any graph; anything it cannot read (several inputs, keyword arguments, several outputs per
+layer) makes `compile_graph` return None and the model runs through Keras.
 """
 
-import collections
 import inspect
 
 import keras
 from keras import layers, ops
 
 from keras_cpc.layers import native_layout, native_layout_torch
+from keras_cpc.models import graph_runner
 
 # Weightless elementwise layers whose `call` is the whole computation once the layer is built:
 # they run on any layout (their output has their inputs' layout).
@@ -29,25 +29,6 @@ NHWC, NCHW = "nhwc", "nchw"
 
 def _takes_training(layer):
     return "training" in inspect.signature(layer.call).parameters
-
-
-def _read_graph(model):
-    """``[(layer, argument, output_id)]`` in execution order, or None."""
-    nodes_by_depth = getattr(model, "_nodes_by_depth", None)
-    if nodes_by_depth is None or len(model.inputs) != 1:
-        return None
-    steps = []
-    for depth in sorted(nodes_by_depth, reverse=True):
-        for node in nodes_by_depth[depth]:
-            if node.is_input or not node.operation:
-                continue
-            arguments = node.arguments
-            # Keras records the default ``mask=None`` of layers that take one.
-            kwargs = {key: value for key, value in arguments.kwargs.items() if value is not None}
-            if kwargs or len(arguments.args) != 1 or len(node.outputs) != 1:
-                return None
-            steps.append((node.operation, arguments.args[0], id(node.outputs[0])))
-    return steps
 
 
 def _symmetric(padding):
@@ -82,7 +63,7 @@ def _channels_first_pooling(layer):
     )
 
 
-def _calls(steps, consumers):
+def _calls(steps, readers):
     """``(call, argument, output_id, layout)`` per step, after folding paddings into convs.
 
     ``call(x, training)`` takes its 4-D inputs in ``layout``: NCHW (in ``torch.channels_last``
@@ -97,10 +78,8 @@ def _calls(steps, consumers):
     for layer, argument, output_id in steps:
         layout = NHWC
         if _channels_first_conv(layer):
-            source = producers.get(id(argument))
-            pad = source and isinstance(source[0], layers.ZeroPadding2D)
-            pad = pad and layer.padding == "valid" and consumers[id(argument)] == 1
-            pad = pad and _symmetric(source[0].padding)
+            source = graph_runner.padding_to_fold(layer, argument, producers, readers)
+            pad = source and _symmetric(source[0].padding)
             if pad:
                 folded.add(id(argument))
                 argument = source[1]
@@ -150,16 +129,10 @@ def _in_layout(value, layout):
 
 
 def compile_graph(model):
-    steps = _read_graph(model)
+    steps = graph_runner.read_graph(model)
     if steps is None:
         return None
-    consumers = collections.Counter()
-    for _, argument, _ in steps:
-        for tensor in keras.tree.flatten(argument):
-            consumers[id(tensor)] += 1
-    for tensor in model.outputs:
-        consumers[id(tensor)] += 1
-    calls = _calls(steps, consumers)
+    calls = _calls(steps, graph_runner.count_readers(steps, model))
     input_id, input_dtype = id(model.inputs[0]), model.inputs[0].dtype
     output = model.output
     # Drop each value after its last reader, as eager PyTorch code does, instead of holding
