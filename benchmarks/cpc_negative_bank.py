@@ -17,21 +17,9 @@ no bank 0.60 / 0.66; M = 30 (2N) 0.28 / 0.50; M = 60 0.40 / 0.36; M = 120 0.62 /
 import argparse
 
 import keras
-import numpy as np
 
+from keras_cpc.data import tone_clips
 from keras_cpc.models import CPCBackbone, CPCPretrainer
-
-
-def tone_clips(n, samples, rate=8000, hold=320, seed=0):
-    """Clips of random tones, each held for ``hold`` samples (predictable within a clip)."""
-    rng = np.random.default_rng(seed)
-    freqs = np.array([200, 300, 450, 650, 900, 1300, 1800, 2500.0])
-    out = np.empty((n, samples), "float32")
-    for i in range(n):
-        segments = rng.integers(0, len(freqs), size=samples // hold + 1)
-        f = np.repeat(freqs[segments], hold)[:samples]
-        out[i] = 0.5 * np.sin(np.cumsum(2 * np.pi * f / rate) + rng.uniform(0, 2 * np.pi))
-    return out
 
 
 def main():

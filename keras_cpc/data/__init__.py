@@ -5,7 +5,7 @@ access), all with one preprocessing (mono average, soxr, peak 1.0; `audio_prepro
 batched by `RandomWindows` (pretraining) or `UtteranceDataset` (evaluation). Images:
 `ImageFolder` (class folders or TFDS) batched by `ImageBatches` (host) or
 `ResidentImageBatches` (held on the accelerator). Unusable files are skipped
-with one warning naming each.
+with one warning naming each. Synthetic audio for demos and smoke tests: `tone_clips`.
 """
 
 from keras_cpc.data.audio import (  # noqa: F401
@@ -53,5 +53,6 @@ from keras_cpc.data.splits import (  # noqa: F401
     stratified_holdout,
     subset,
 )
+from keras_cpc.data.synthetic import tone_clips  # noqa: F401
 from keras_cpc.data.tfds import is_tfds_source, load_tfds, tfds_name  # noqa: F401
 from keras_cpc.data.windows import RandomWindows, pad_batch, random_window  # noqa: F401

@@ -2,23 +2,11 @@ import keras
 import numpy as np
 import pytest
 
+from keras_cpc.data import tone_clips
 from keras_cpc.losses import cpc as cpc_losses
 from keras_cpc.models import CPCBackbone, CPCPretrainer
 from tests.fixtures.backbones import tiny_cpc_backbone as tiny_backbone
 from tests.helpers import assert_matches_golden, set_deterministic_weights
-
-
-def tone_clips(n, samples, rate=8000, hold=320, seed=0):
-    """Clips made of random tones, each held for `hold` samples: the next frames are
-    predictable from the past ones, frames of other clips mostly are not."""
-    rng = np.random.default_rng(seed)
-    freqs = np.array([200, 300, 450, 650, 900, 1300, 1800, 2500.0])
-    out = np.empty((n, samples), "float32")
-    for i in range(n):
-        segments = rng.integers(0, len(freqs), size=samples // hold + 1)
-        f = np.repeat(freqs[segments], hold)[:samples]
-        out[i] = 0.5 * np.sin(np.cumsum(2 * np.pi * f / rate) + rng.uniform(0, 2 * np.pi))
-    return out
 
 
 def np_(x):
