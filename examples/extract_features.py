@@ -34,8 +34,7 @@ def main(argv=None):
     training.add_dtype_policy_flag(parser)
     training.add_threads_flag(parser)
     args = parser.parse_args(argv)
-    training.set_threads(args.threads)  # before the model exists
-    training.keep_freed_memory()
+    training.prepare_process(args.threads)  # threads and heap, before the model exists
 
     with training.dtype_policy_scope(args.dtype_policy):  # weights stay float32
         backbone = Backbone.from_preset(args.preset)

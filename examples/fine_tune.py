@@ -58,8 +58,7 @@ def train_and_score(classifier, batches, x_val, y_val, args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    training.set_threads(args.threads)  # before any model exists
-    training.keep_freed_memory()
+    training.prepare_process(args.threads)  # threads and heap, before any model exists
     keras.utils.set_random_seed(args.seed)
     preset_backbone = ResNetBackbone.from_preset(args.preset, load_weights=False)
     size = preset_backbone.get_config()["image_shape"][0] or 32

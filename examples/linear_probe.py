@@ -84,8 +84,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    training.set_threads(args.threads)  # before the backbones exist
-    training.keep_freed_memory()
+    training.prepare_process(args.threads)  # threads and heap, before the backbones exist
     command = exact_command(__file__, argv)
     results = probe_preset(args.preset, args.data, **probe_options(args), command=command)
     summary = results["summary"]

@@ -481,12 +481,10 @@ def main(argv=None):
         if args.run in (_cmd_extract, _cmd_probe, _cmd_convert):
             import_backend_quietly(tensorflow_too=args.run is _cmd_convert)
         if args.run in (_cmd_extract, _cmd_probe):
-            from keras_cpc.training.heap import keep_freed_memory
-            from keras_cpc.training.threads import set_threads
+            from keras_cpc.training.process import prepare_process
 
             # Before any model exists: TensorFlow and JAX fix their thread pools at first use.
-            set_threads(args.threads)
-            keep_freed_memory()
+            prepare_process(args.threads)
         return args.run(args)
     except BrokenPipeError:
         # The reader went away (``keras-cpc presets | head``): stop quietly, and point stdout

@@ -355,10 +355,10 @@ def test_threads_flag_is_applied_before_the_model_is_loaded(
     image_preset, tmp_path, monkeypatch, capsys
 ):
     from keras_cpc.models import Backbone
-    from keras_cpc.training import threads
+    from keras_cpc.training import process
 
     events = []
-    monkeypatch.setattr(threads, "set_threads", lambda n: events.append(("threads", n)))
+    monkeypatch.setattr(process, "set_threads", lambda n: events.append(("threads", n)))
     load = Backbone.from_preset.__func__
     monkeypatch.setattr(
         Backbone, "from_preset", classmethod(lambda *a, **k: events.append("load") or load(*a, **k))

@@ -1,6 +1,7 @@
 """Training: exact kill-and-resume (`fit_resumable`), step and epoch logs, run records, and
 the shared side of pretraining scripts (`run_parser`, `fit_pretrainer`, `run_record`), and the
-CPU thread cap and heap settings of processes we own (`set_threads`, `keep_freed_memory`).
+CPU thread cap and heap settings of processes we own (`prepare_process`: `set_threads` and
+`keep_freed_memory`).
 
 Example:
     >>> from keras_cpc.training import fit_resumable, enable_determinism
@@ -18,6 +19,7 @@ from keras_cpc.training.checkpoints import (
     training_state_variables,
 )
 from keras_cpc.training.heap import keep_freed_memory
+from keras_cpc.training.process import prepare_process
 from keras_cpc.training.records import (
     DATA_ROOT_ENV,
     Timer,
@@ -73,6 +75,7 @@ __all__ = [
     "optimizer_card_line",
     "parse_run_flags",
     "portable_path",
+    "prepare_process",
     "read_csv",
     "relative_to_data_root",
     "resolve_threads",

@@ -17,7 +17,7 @@ from keras_cpc.optimizers import (
     make_optimizer,
 )
 from keras_cpc.presets.loading import global_dtype_policy
-from keras_cpc.training.heap import keep_freed_memory
+from keras_cpc.training.process import prepare_process
 from keras_cpc.training.records import (
     exact_command,
     hardware_info,
@@ -25,7 +25,7 @@ from keras_cpc.training.records import (
     source_version,
 )
 from keras_cpc.training.resumable import fit_resumable
-from keras_cpc.training.threads import add_threads_flag, set_threads
+from keras_cpc.training.threads import add_threads_flag
 
 # Flags whose values are paths: the record writes them relative to the data root.
 PATH_FLAGS = ("data", "checkpoint_dir", "save_preset")
@@ -150,8 +150,8 @@ def parse_run_flags(parser, argv=None):
         parser: a `run_parser` (with the script's flags, optionally ``--probe``).
         argv: the arguments (None: ``sys.argv[1:]``).
 
-    It applies ``--threads`` (`keras_cpc.training.threads.set_threads`) before anything is
-    built. With ``--distribute`` it also starts the engine's data-parallel run
+    It applies ``--threads`` and the heap settings (`keras_cpc.training.prepare_process`)
+    before anything is built. With ``--distribute`` it also starts the engine's data-parallel run
     (`keras_cpc.distribute.start`), and checks that the global ``--batch-size`` divides over
     the devices and processes.
 
@@ -170,8 +170,7 @@ def parse_run_flags(parser, argv=None):
     if args.weight_decay is None:
         args.weight_decay = default_weight_decay(args.optimizer)
     # Before the first op: TensorFlow and JAX fix their thread pools then.
-    set_threads(getattr(args, "threads", None))
-    keep_freed_memory()  # no page faults per step (keras_cpc.training.heap)
+    prepare_process(getattr(args, "threads", None))
     if getattr(args, "distribute", False):
         description = distribute.start()
         distribute.per_process_batch(args.batch_size)  # a clear error if it does not divide
