@@ -21,6 +21,7 @@ Example:
 
 import collections
 import importlib
+import inspect
 
 import keras
 from keras import layers
@@ -72,6 +73,18 @@ def read_graph(model):
                 return None
             steps.append((node.operation, arguments.args[0], id(node.outputs[0])))
     return steps
+
+
+def producers_of(steps):
+    """``{output_id: (layer, argument)}``: the step that computes each value."""
+    return {output_id: (layer, argument) for layer, argument, output_id in steps}
+
+
+def keras_call(layer):
+    """``call(x, training)`` that calls ``layer`` as Keras' functional execution does."""
+    if "training" in inspect.signature(layer.call).parameters:
+        return lambda x, training: layer(x, training=training)
+    return lambda x, training: layer(x)
 
 
 def count_readers(steps, model):

@@ -11,8 +11,6 @@ layer is called as Keras calls it. A graph with nothing to fold is left to Keras
 (`compile_graph` returns None).
 """
 
-import inspect
-
 import keras
 from keras import ops
 
@@ -20,27 +18,17 @@ from keras_cpc.layers import native_layout_jax
 from keras_cpc.models import graph_runner
 
 
-def _takes_training(layer):
-    return "training" in inspect.signature(layer.call).parameters
-
-
-def _call(layer):
-    if _takes_training(layer):
-        return lambda x, training: layer(x, training=training)
-    return lambda x, training: layer(x)
-
-
 def compile_graph(model):
     steps = graph_runner.read_graph(model)
     if steps is None:
         return None
     readers = graph_runner.count_readers(steps, model)
-    producers = {output_id: (layer, argument) for layer, argument, output_id in steps}
+    producers = graph_runner.producers_of(steps)
     folded, calls = set(), []
     for layer, argument, output_id in steps:
         source = graph_runner.padding_to_fold(layer, argument, producers, readers)
         if source is None:
-            calls.append((_call(layer), argument, output_id))
+            calls.append((graph_runner.keras_call(layer), argument, output_id))
             continue
         padding_layer, argument_before = source
         folded.add(id(argument))

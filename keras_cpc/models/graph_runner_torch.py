@@ -11,8 +11,6 @@ for any graph; anything it cannot read (several inputs, keyword arguments, sever
 layer) makes `compile_graph` return None and the model runs through Keras.
 """
 
-import inspect
-
 import keras
 from keras import layers, ops
 
@@ -25,10 +23,6 @@ _ELEMENTWISE = (layers.ReLU, layers.Add)
 # Activations a channels-first convolution may apply (elementwise).
 _ELEMENTWISE_ACTIVATIONS = (keras.activations.linear, keras.activations.relu)
 NHWC, NCHW = "nhwc", "nchw"
-
-
-def _takes_training(layer):
-    return "training" in inspect.signature(layer.call).parameters
 
 
 def _symmetric(padding):
@@ -72,7 +66,7 @@ def _calls(steps, readers):
     through Keras. The runner permutes (a view) only where the layout changes, so a ResNet's
     activations stay NCHW from its first convolution to its pooling.
     """
-    producers = {output_id: (layer, argument) for layer, argument, output_id in steps}
+    producers = graph_runner.producers_of(steps)
     folded = set()
     calls = []
     for layer, argument, output_id in steps:
@@ -106,15 +100,8 @@ def _calls(steps, readers):
             def call(x, training):
                 return x.mean(dim=(2, 3))
 
-        elif _takes_training(layer):
-
-            def call(x, training, layer=layer):
-                return layer(x, training=training)
-
         else:
-
-            def call(x, training, layer=layer):
-                return layer(x)
+            call = graph_runner.keras_call(layer)
 
         calls.append((call, argument, output_id, layout))
     return [step for step in calls if step[2] not in folded]

@@ -19,9 +19,9 @@ a training process does anyway). On the CPC paper configuration
 windows/s with glibc's defaults, 7.32 with a 32 MiB mmap threshold and 7.96 with no mmap; on
 JAX, whose compiled steps allocate from XLA's worker threads, no mmap still took ~127,000 page
 faults per step (0.22 s of system time), and one arena none: the floor 8.44 -> 9.63-9.97
-windows/s.
-It applies to the whole process and every backend, and does nothing where the C library is not
-glibc. Call it before the process starts its threads (an arena a thread already has stays).
+windows/s. It applies to the whole process and every backend, and does nothing where the C
+library is not glibc. Call it before the process starts its threads (an arena a thread already
+has stays).
 The same from outside a process (for your own scripts)::
 
     MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647 MALLOC_ARENA_MAX=1 python train.py
