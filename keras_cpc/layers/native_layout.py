@@ -42,6 +42,12 @@ _KERNELS = _backend_module()
 class Conv2D(keras.layers.Conv2D):
     """`keras.layers.Conv2D` (same arguments and weights) on the backend's native kernels."""
 
+    def build(self, input_shape):
+        super().build(input_shape)
+        prepare = getattr(_KERNELS, "prepare_conv2d", None)
+        if prepare is not None:
+            prepare(self)
+
     def call(self, inputs):
         if _KERNELS is not None:
             outputs = _KERNELS.conv2d(self, inputs)

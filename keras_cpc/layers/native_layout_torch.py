@@ -37,6 +37,27 @@ def conv2d_padding(layer):
     return None
 
 
+def prepare_conv2d(layer):
+    """Store ``layer``'s kernel in the memory order torch's channels-last convolution reads.
+
+    The kernel keeps Keras' shape (h, w, in, out) and values; only its strides change, to
+    those of an (out, h, w, in) buffer, so ``kernel.permute(3, 2, 0, 1)`` is already an
+    (out, in, h, w) tensor in ``torch.channels_last`` memory: no copy of every kernel on every
+    call, and the weight gradient oneDNN writes in that order is accumulated without a copy
+    back (a parameter's gradient takes the parameter's strides). Assigning, saving and
+    loading go through the values, so saved weights are unchanged.
+    """
+    if conv2d_padding(layer) is None or in_stateless_scope():
+        return
+    kernel = layer.kernel.value
+    if not isinstance(kernel, torch.Tensor) or kernel.ndim != 4:
+        return
+    with torch.no_grad():
+        # `.data` swaps the storage under the same Parameter, which Keras and the module
+        # tree keep referring to.
+        kernel.data = kernel.data.permute(3, 0, 1, 2).contiguous().permute(1, 2, 3, 0)
+
+
 def conv2d(layer, inputs, padding=None):
     """``layer(inputs)`` for NHWC ``inputs``, or None if `conv2d_padding` gives None.
 
@@ -69,7 +90,8 @@ def conv2d_channels_first(layer, inputs, padding=None):
     # Cast here rather than rely on Keras' autocast scope: the graph runner (graph_runner_torch)
     # calls this without Layer.__call__.
     # (h, w, in, out) -> (out, in, h, w) in channels-last memory, the weight layout oneDNN's
-    # channels-last kernels read fastest (the copy is tiny next to the convolution).
+    # channels-last kernels read fastest: a view where `prepare_conv2d` stored the kernel so
+    # (`.to` keeps the strides), a small copy otherwise.
     kernel = layer.kernel.value.to(inputs.dtype).permute(3, 2, 0, 1)
     kernel = kernel.contiguous(memory_format=torch.channels_last)
     outputs = F.conv2d(
@@ -112,11 +134,18 @@ def batch_norm(layer, inputs, training):
     return outputs if outputs.ndim == 2 else outputs.movedim(1, -1)
 
 
-def batch_norm_channels_first(layer, x, training):
+def batch_norm_channels_first(layer, x, training, pending=None):
     """`batch_norm` on a (batch, channels, ...) tensor, giving the same layout.
 
     For callers that keep activations channels-first between layers (`graph_runner_torch`);
     ``layer._plain`` must hold for the channels-last input this stands for.
+
+    Args:
+        layer: a keras_cpc `BatchNormalization`.
+        x: torch tensor (batch, channels, ...).
+        training: whether to normalise with the batch statistics (and update the moving ones).
+        pending: None (update the moving statistics now) or a list that collects
+            ``(layer, mean, inv_std)`` for one `update_moving_statistics` call after the pass.
     """
     # Float32 parameters, as Keras computes batch norm in float32 for half-precision inputs;
     # torch's CPU and CUDA kernels accept bfloat16/float16 inputs with float32 parameters.
@@ -126,11 +155,14 @@ def batch_norm_channels_first(layer, x, training):
         outputs, mean, inv_std = torch.ops.aten._native_batch_norm_legit(
             x, gamma, beta, True, 1.0 - layer.momentum, layer.epsilon
         )
-        with torch.no_grad():
-            # The biased batch variance, as Keras' `ops.moments` gives it.
-            variance = inv_std.pow(-2).sub_(layer.epsilon)
-        _update_moving(layer.moving_mean, mean, layer.momentum)
-        _update_moving(layer.moving_variance, variance, layer.momentum)
+        if pending is not None and not in_stateless_scope():
+            pending.append((layer, mean, inv_std))
+        else:
+            with torch.no_grad():
+                # The biased batch variance, as Keras' `ops.moments` gives it.
+                variance = inv_std.pow(-2).sub_(layer.epsilon)
+            _update_moving(layer.moving_mean, mean, layer.momentum)
+            _update_moving(layer.moving_variance, variance, layer.momentum)
     else:
         outputs = F.batch_norm(
             x,
@@ -143,3 +175,28 @@ def batch_norm_channels_first(layer, x, training):
             layer.epsilon,
         )
     return outputs.to(getattr(torch, layer.compute_dtype))
+
+
+def update_moving_statistics(pending):
+    """The moving-statistics updates `batch_norm_channels_first` collected, in a few ops.
+
+    The same update as each layer's own (``moving = moving * momentum + batch * (1 -
+    momentum)`` from the biased batch variance), as a handful of ``torch._foreach_*`` calls
+    for all layers instead of six small ops per layer, each paying torch's dispatch.
+
+    Args:
+        pending: list of ``(layer, mean, inv_std)``; emptied.
+    """
+    by_momentum = {}
+    for layer, mean, inv_std in pending:
+        by_momentum.setdefault(layer.momentum, []).append((layer, mean, inv_std))
+    pending.clear()
+    with torch.no_grad():
+        for momentum, group in by_momentum.items():
+            moving = [layer.moving_mean.value for layer, _, _ in group]
+            moving += [layer.moving_variance.value for layer, _, _ in group]
+            variances = torch._foreach_pow([inv_std for _, _, inv_std in group], -2.0)
+            torch._foreach_sub_(variances, [float(layer.epsilon) for layer, _, _ in group])
+            batch = [mean for _, mean, _ in group] + list(variances)
+            batch = [value.to(target.dtype) for value, target in zip(batch, moving)]
+            torch._foreach_lerp_(moving, batch, 1.0 - momentum)

@@ -60,11 +60,13 @@ def _channels_first_pooling(layer):
 def _calls(steps, readers):
     """``(call, argument, output_id, layout)`` per step, after folding paddings into convs.
 
-    ``call(x, training)`` takes its 4-D inputs in ``layout``: NCHW (in ``torch.channels_last``
-    memory: what torch's convolution and batch-norm kernels run fastest on, and the layout of
-    their outputs) for the layers run here directly, NHWC (Keras' layout) for layers called
-    through Keras. The runner permutes (a view) only where the layout changes, so a ResNet's
-    activations stay NCHW from its first convolution to its pooling.
+    ``call(x, training, pending)`` takes its 4-D inputs in ``layout``: NCHW (in
+    ``torch.channels_last`` memory: what torch's convolution and batch-norm kernels run fastest
+    on, and the layout of their outputs) for the layers run here directly, NHWC (Keras' layout)
+    for layers called through Keras. The runner permutes (a view) only where the layout changes,
+    so a ResNet's activations stay NCHW from its first convolution to its pooling. Batch norms
+    add their moving-statistics updates to the pass's ``pending`` list, applied together after
+    the pass.
     """
     producers = graph_runner.producers_of(steps)
     folded = set()
@@ -79,29 +81,32 @@ def _calls(steps, readers):
                 argument = source[1]
             layout = NCHW
 
-            def call(x, training, layer=layer, pad=pad or None):
+            def call(x, training, pending, layer=layer, pad=pad or None):
                 return native_layout_torch.conv2d_channels_first(layer, x, padding=pad)
 
         elif _channels_first_batch_norm(layer, argument):
             layout = NCHW
 
-            def call(x, training, layer=layer):
-                return native_layout_torch.batch_norm_channels_first(layer, x, training)
+            def call(x, training, pending, layer=layer):
+                return native_layout_torch.batch_norm_channels_first(layer, x, training, pending)
 
         elif isinstance(layer, _ELEMENTWISE):
             layout = NCHW
 
-            def call(x, training, layer=layer):
+            def call(x, training, pending, layer=layer):
                 return layer.call(x)
 
         elif _channels_first_pooling(layer):
             layout = NCHW
 
-            def call(x, training):
+            def call(x, training, pending):
                 return x.mean(dim=(2, 3))
 
         else:
-            call = graph_runner.keras_call(layer)
+            keras_call = graph_runner.keras_call(layer)
+
+            def call(x, training, pending, keras_call=keras_call):
+                return keras_call(x, training)
 
         calls.append((call, argument, output_id, layout))
     return [step for step in calls if step[2] not in folded]
@@ -113,6 +118,19 @@ def _in_layout(value, layout):
     if tensor.ndim != 4 or stored == layout:
         return tensor
     return tensor.permute(0, 3, 1, 2) if layout == NCHW else tensor.permute(0, 2, 3, 1)
+
+
+def _reader(argument, layout):
+    """``read(values)``: the step's argument from the stored values, in ``layout``."""
+    if isinstance(argument, (list, tuple)):
+        ids = [id(tensor) for tensor in argument]
+        return lambda values: [_in_layout(values[i], layout) for i in ids]
+    if keras.tree.is_nested(argument):
+        return lambda values: keras.tree.map_structure(
+            lambda tensor: _in_layout(values[id(tensor)], layout), argument
+        )
+    tensor_id = id(argument)
+    return lambda values: _in_layout(values[tensor_id], layout)
 
 
 def compile_graph(model):
@@ -133,18 +151,19 @@ def compile_graph(model):
     for tensor_id, index in last_reader.items():
         if tensor_id not in kept:
             released[index].append(tensor_id)
-    steps = [(*call, done) for call, done in zip(calls, released)]
+    steps = [
+        (call, _reader(argument, layout), output_id, layout, done)
+        for (call, argument, output_id, layout), done in zip(calls, released)
+    ]
 
     def run(inputs, training=None):
         values = {input_id: (ops.convert_to_tensor(inputs, dtype=input_dtype), NHWC)}
-        for call, argument, output_id, layout, done in steps:
-            x = keras.tree.map_structure(
-                lambda tensor, layout=layout: _in_layout(values[id(tensor)], layout), argument
-            )
-            values[output_id] = (call(x, training), layout)
-            del x
+        pending = []
+        for call, read, output_id, layout, done in steps:
+            values[output_id] = (call(read(values), training, pending), layout)
             for tensor_id in done:
                 del values[tensor_id]
+        native_layout_torch.update_moving_statistics(pending)
         return keras.tree.map_structure(lambda tensor: _in_layout(values[id(tensor)], NHWC), output)
 
     return run

@@ -77,3 +77,31 @@ def test_weights_file_layout_is_keras(tmp_path):
     assert isinstance(native.layers[1], keras.layers.Conv2D)
     config = native.layers[2].get_config()
     assert native_layout.BatchNormalization.from_config(config).get_config() == config
+
+
+def test_kernel_memory_order_survives_training_and_loading(tmp_path):
+    # On PyTorch the kernel is stored in the order its channels-last convolution reads
+    # (out, h, w, in), so the layer never copies it; the values, and the file, are Keras'.
+    native = _model(native_layout, native_layout, CONVS[0])
+    reference = _model(keras.layers, keras.layers, CONVS[0])
+    weights = native.get_weights()
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(4, 9, 9, 4)).astype("float32")
+    targets = rng.normal(size=(4, 3)).astype("float32")
+    trained, _ = _trained(native, weights, images, targets)
+    expected, _ = _trained(reference, weights, images, targets)
+    for got, want in zip(trained, expected):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    path = str(tmp_path / "native.weights.h5")
+    native.save_weights(path)
+    reference.load_weights(path)
+    native.load_weights(path)
+    for got, want in zip(native.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    if keras.backend.backend() == "torch":
+        import torch
+
+        kernel = native.layers[1].kernel.value
+        assert kernel.permute(3, 2, 0, 1).is_contiguous(memory_format=torch.channels_last)
+        assert kernel.grad is None or kernel.grad.stride() == kernel.stride()
