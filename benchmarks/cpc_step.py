@@ -7,6 +7,7 @@ metrics). Target: ratio <= 1.2.
 Run one backend per process:
     KERAS_BACKEND=jax python benchmarks/cpc_step.py --config small --steps 10
     KERAS_BACKEND=torch python benchmarks/cpc_step.py --config paper --window 20480 --steps 3
+    KERAS_BACKEND=jax python benchmarks/cpc_step.py --config paper --steps 7 --bank-sizes 512
 
 Both models run in one process with glibc keeping freed memory
 (`keras_cpc.training.keep_freed_memory`; ``--malloc default`` for glibc's own settings).
@@ -61,21 +62,22 @@ def _step_seconds(model, batch):
     return time.perf_counter() - start
 
 
-def run(name, steps, warmup, window=None, batch_size=None, malloc="default"):
+def run(name, steps, warmup, window=None, batch_size=None, malloc="default", banks=()):
     config = CONFIGS[name]
     batch_size = batch_size or config["batch_size"]
     window = window or config["window"]
     rng = np.random.default_rng(0)
     batch = (0.1 * rng.normal(size=(batch_size, window))).astype("float32")
     models = {}
-    for kind in ("floor", "cpc", "cpc_shared"):
+    variants = {"cpc": {}, "cpc_shared": dict(share_negatives=True)}
+    variants.update({f"cpc_bank{size}": dict(negative_bank_size=size) for size in banks})
+    for kind in ("floor", *variants):
         keras.utils.set_random_seed(0)
         backbone = CPCBackbone(**config["backbone"])
         if kind == "floor":
             model = FloorModel(backbone)
         else:
-            shared = kind == "cpc_shared"
-            model = CPCPretrainer(backbone, seed=0, share_negatives=shared, **config["pretrainer"])
+            model = CPCPretrainer(backbone, seed=0, **variants[kind], **config["pretrainer"])
         model.compile(optimizer=keras.optimizers.Adam(2e-4))
         for _ in range(warmup):  # compile / warm caches
             _step_seconds(model, batch)
@@ -87,13 +89,18 @@ def run(name, steps, warmup, window=None, batch_size=None, malloc="default"):
             times[kind].append(_step_seconds(model, batch))
     rate = {kind: batch_size / float(np.median(t)) for kind, t in times.items()}
     floor, cpc, shared = rate["floor"], rate["cpc"], rate["cpc_shared"]
+    bank_rates = "".join(
+        f" | CPC per-anchor negatives through a bank of {size} frames "
+        f"{rate[f'cpc_bank{size}']:.2f} windows/s, ratio {floor / rate[f'cpc_bank{size}']:.3f}"
+        for size in banks
+    )
     print(
         f"backend={keras.backend.backend()} config={name} batch={batch_size} window={window} "
         f"malloc={malloc} "
         f"timed_steps={steps} (median, interleaved) | floor (encoder+GRU, trivial loss) "
         f"{floor:.2f} windows/s | CPC per-anchor negatives {cpc:.2f} windows/s, ratio "
         f"{floor / cpc:.3f} | CPC shared negatives {shared:.2f} windows/s, ratio "
-        f"{floor / shared:.3f}",
+        f"{floor / shared:.3f}{bank_rates}",
         flush=True,
     )
 
@@ -106,6 +113,12 @@ def main():
     parser.add_argument("--window", type=int, default=None, help="override window samples")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--malloc", default="keep", choices=("keep", "default"))
+    parser.add_argument(
+        "--bank-sizes",
+        default="",
+        help="comma list: also time per-anchor negatives through a candidate bank of this many "
+        "frames (CPCPretrainer negative_bank_size; the paper config has 8 x 128 frames)",
+    )
     args = parser.parse_args()
     malloc = "default"
     if args.malloc == "keep":
@@ -114,7 +127,8 @@ def main():
         malloc = "keep" if keep_freed_memory() else "default"
     names = ["small", "paper"] if args.config == "both" else [args.config]
     for name in names:
-        run(name, args.steps, args.warmup, args.window, args.batch_size, malloc)
+        banks = [int(size) for size in args.bank_sizes.split(",") if size]
+        run(name, args.steps, args.warmup, args.window, args.batch_size, malloc, banks)
 
 
 if __name__ == "__main__":

@@ -125,5 +125,9 @@ def test_linear_predictions_and_the_bank_score_what_the_predictions_score():
     expected = cpc_scores(predictions, z, frame_mask, bank[slots])
     got = cpc_scores(predictions, z, frame_mask, slots, bank=bank)
     np.testing.assert_allclose(_np(got["scores"]), _np(expected["scores"]), rtol=1e-5, atol=1e-5)
+    # The factors against the bank (only the bank's frames scored) give the same scores.
+    got = cpc_scores(factored, z, frame_mask, slots, bank=bank)
+    for name in ("scores", "candidate_mask", "pair_mask"):
+        np.testing.assert_allclose(_np(got[name]), _np(expected[name]), rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="num_negatives <= bank_size.*bank_size=3"):
         sample_negative_bank(frame_mask.sum(1), T, N, bank_size=3)
