@@ -9,6 +9,7 @@ from keras_cpc.layers.projection_head import ProjectionHead
 from keras_cpc.layers.simclr_augmentation import SimCLRAugmentation, check_image_batch
 from keras_cpc.losses import info_nce, nt_xent_logits
 from keras_cpc.metrics import ContrastiveAccuracy, MILowerBound
+from keras_cpc.models import train_function
 from keras_cpc.models.pretrainer_presets import PretrainerPresets
 
 VIEW_KEYS = ("view_a", "view_b")
@@ -253,6 +254,11 @@ class SimCLRPretrainer(PretrainerPresets, keras.Model):
             loss = loss + ops.sum(ops.stack([ops.cast(extra, "float32") for extra in self.losses]))
         # Equal shards: this replica's share of the global mean is its mean / replicas.
         return distribute.replica_loss(loss / replicas.count if replicas.count > 1 else loss)
+
+    def make_train_function(self, force=False):
+        # JAX: the same step, compiled with the variables in path order (train_function_jax).
+        if not train_function.make_train_function(self, force):
+            super().make_train_function(force)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         # Our metrics are updated in `compute_loss`, from the same logits as the loss.

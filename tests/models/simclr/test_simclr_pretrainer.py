@@ -238,3 +238,25 @@ def test_jax_data_parallel_uses_global_negatives():
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert "LOSSES" in result.stdout
+
+
+def test_compiled_step_in_path_order_trains_as_keras_own():
+    # On JAX the step is compiled with the variables sorted by path (train_function_jax);
+    # it must update every variable, moving statistics included, as Keras' own step does.
+    views = {"view_a": _images(seed=1), "view_b": _images(seed=2)}
+    results = []
+    for own in (False, True):
+        keras.utils.set_random_seed(0)
+        pretrainer = _pretrainer(augmentation=None, temperature=0.5)
+        set_deterministic_weights(pretrainer, seed=3)
+        pretrainer.compile(optimizer=keras.optimizers.SGD(0.5, momentum=0.9))
+        if own:  # Keras' step, built first, so the model keeps it
+            keras.Model.make_train_function(pretrainer)
+        pretrainer.train_on_batch(views)
+        logs = pretrainer.train_on_batch(views, return_dict=True)
+        results.append((logs, [_np(v) for v in pretrainer.weights]))
+    (got_logs, got), (want_logs, want) = results
+    assert got_logs == pytest.approx(want_logs, rel=1e-5)
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
