@@ -23,19 +23,11 @@ Example:
     (2, 16, 16, 8)
 """
 
-import importlib
-
 import keras
 
+from keras_cpc.backend_module import for_backend
 
-def _backend_module():
-    try:
-        return importlib.import_module(f"{__name__}_{keras.backend.backend()}")
-    except ModuleNotFoundError:
-        return None
-
-
-_KERNELS = _backend_module()
+_KERNELS = for_backend(__name__)
 
 
 @keras.saving.register_keras_serializable(package="keras_cpc")

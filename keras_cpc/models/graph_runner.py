@@ -20,20 +20,13 @@ Example:
 """
 
 import collections
-import importlib
 import inspect
 
 import keras
 from keras import layers
 
+from keras_cpc.backend_module import for_backend
 from keras_cpc.layers import native_layout
-
-
-def _backend_module():
-    try:
-        return importlib.import_module(f"{__name__}_{keras.backend.backend()}")
-    except ModuleNotFoundError:
-        return None
 
 
 def compile_graph(model):
@@ -48,7 +41,7 @@ def compile_graph(model):
         change nothing, or where the graph has something it does not cover (the caller then
         uses ``model`` itself).
     """
-    module = _backend_module()
+    module = for_backend(__name__)
     return None if module is None else module.compile_graph(model)
 
 

@@ -7,19 +7,9 @@ the cases the backend module leaves to Keras). Models call it from their
 ``make_train_function``.
 """
 
-import importlib
+from keras_cpc.backend_module import for_backend
 
-import keras
-
-
-def _backend_module():
-    try:
-        return importlib.import_module(f"{__name__}_{keras.backend.backend()}")
-    except ModuleNotFoundError:
-        return None
-
-
-_MODULE = _backend_module()
+_MODULE = for_backend(__name__)
 
 
 def make_train_function(model, force=False):
