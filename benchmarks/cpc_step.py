@@ -126,8 +126,8 @@ def main():
 
         malloc = "keep" if keep_freed_memory() else "default"
     names = ["small", "paper"] if args.config == "both" else [args.config]
+    banks = [int(size) for size in args.bank_sizes.split(",") if size]
     for name in names:
-        banks = [int(size) for size in args.bank_sizes.split(",") if size]
         run(name, args.steps, args.warmup, args.window, args.batch_size, malloc, banks)
 
 

@@ -113,19 +113,6 @@ def _channels_first(x):
     return x if x.ndim == 2 else x.movedim(-1, 1)
 
 
-def _update_moving(variable, batch_value, momentum):
-    """``variable = variable * momentum + batch_value * (1 - momentum)``, as Keras' batch norm.
-
-    In place (one op instead of four per statistic) unless a stateless scope (Keras' functional
-    execution) holds the variable's value, where Keras' ``assign`` records it.
-    """
-    if in_stateless_scope():
-        variable.assign(variable.value * momentum + batch_value * (1.0 - momentum))
-        return
-    with torch.no_grad():
-        variable.value.lerp_(batch_value.to(variable.value.dtype), 1.0 - momentum)
-
-
 def batch_norm(layer, inputs, training):
     if inputs.ndim < 2:
         return None
@@ -155,14 +142,10 @@ def batch_norm_channels_first(layer, x, training, pending=None):
         outputs, mean, inv_std = torch.ops.aten._native_batch_norm_legit(
             x, gamma, beta, True, 1.0 - layer.momentum, layer.epsilon
         )
-        if pending is not None and not in_stateless_scope():
-            pending.append((layer, mean, inv_std))
+        if pending is None:
+            update_moving_statistics([(layer, mean, inv_std)])
         else:
-            with torch.no_grad():
-                # The biased batch variance, as Keras' `ops.moments` gives it.
-                variance = inv_std.pow(-2).sub_(layer.epsilon)
-            _update_moving(layer.moving_mean, mean, layer.momentum)
-            _update_moving(layer.moving_variance, variance, layer.momentum)
+            pending.append((layer, mean, inv_std))
     else:
         outputs = F.batch_norm(
             x,
@@ -178,20 +161,35 @@ def batch_norm_channels_first(layer, x, training, pending=None):
 
 
 def update_moving_statistics(pending):
-    """The moving-statistics updates `batch_norm_channels_first` collected, in a few ops.
+    """Apply the moving-statistics updates `batch_norm_channels_first` collected.
 
-    The same update as each layer's own (``moving = moving * momentum + batch * (1 -
-    momentum)`` from the biased batch variance), as a handful of ``torch._foreach_*`` calls
-    for all layers instead of six small ops per layer, each paying torch's dispatch.
+    Keras' update, ``moving = moving * momentum + batch * (1 - momentum)`` from the biased
+    batch variance, for every ``(layer, mean, inv_std)`` in ``pending``: in place, as a
+    handful of ``torch._foreach_*`` calls for all layers instead of six small ops per layer
+    (each paying torch's dispatch), except in a stateless scope (Keras' functional execution),
+    which holds the variables' values and records each layer's ``assign``.
 
     Args:
         pending: list of ``(layer, mean, inv_std)``; emptied.
     """
-    by_momentum = {}
-    for layer, mean, inv_std in pending:
-        by_momentum.setdefault(layer.momentum, []).append((layer, mean, inv_std))
+    entries = list(pending)
     pending.clear()
     with torch.no_grad():
+        if in_stateless_scope():
+            for layer, mean, inv_std in entries:
+                # The biased batch variance, as Keras' `ops.moments` gives it.
+                variance = inv_std.pow(-2).sub_(layer.epsilon)
+                for variable, value in (
+                    (layer.moving_mean, mean),
+                    (layer.moving_variance, variance),
+                ):
+                    variable.assign(
+                        variable.value * layer.momentum + value * (1.0 - layer.momentum)
+                    )
+            return
+        by_momentum = {}
+        for entry in entries:
+            by_momentum.setdefault(entry[0].momentum, []).append(entry)
         for momentum, group in by_momentum.items():
             moving = [layer.moving_mean.value for layer, _, _ in group]
             moving += [layer.moving_variance.value for layer, _, _ in group]

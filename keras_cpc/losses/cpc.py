@@ -354,13 +354,15 @@ def cpc_scores(
     positive_flat = owner * frames + future[None]  # (B, T, K)
 
     negative_indices = ops.cast(negative_indices, "int32")
+    if bank is not None:
+        bank = ops.cast(bank, "int32")
     all_z, all_mask = (z, frame_mask) if negatives_from is None else negatives_from
     all_z = ops.cast(all_z, "float32")
     if factored and bank is not None:
         positive_scores, negative_scores = predictions.bank_scores(
             ops.reshape(all_z, (-1, code_dim)),
             positive_flat,
-            ops.cast(bank, "int32"),
+            bank,
             negative_indices,
         )
         positive_scores = ops.where(inside[None], positive_scores, 0.0)
@@ -386,7 +388,7 @@ def cpc_scores(
         positive_scores = ops.sum(predictions * positives, axis=-1)  # (B, T, K)
         negative_scores = _negative_scores(predictions, all_z, negative_indices, bank)
     if bank is not None:  # from here on, the frames themselves
-        negative_indices = ops.take(ops.cast(bank, "int32"), negative_indices, axis=0)
+        negative_indices = ops.take(bank, negative_indices, axis=0)
     # Real candidates: a negative must be a real frame and not the positive itself.
     flat_valid = ops.reshape(all_mask, (-1,))
     negative_valid = ops.take(flat_valid, negative_indices, axis=0)[:, :, None, :]
