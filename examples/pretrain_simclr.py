@@ -132,14 +132,8 @@ def main(argv=None, extra_metadata=None):
         **record,
         **(extra_metadata or {}),
     }
-    hidden = args.head_hidden or backbone.output_dim
     objective = [
-        f"- Objective: SimCLR NT-Xent, temperature {args.temperature}, colour strength "
-        f"{args.jitter_strength}, grayscale p {args.grayscale_probability:g}, blur "
-        f"{'on' if args.blur else 'off'}, crops {args.crop_sampling} sampler, area "
-        f"{args.crop_scale[0]:g}-{args.crop_scale[1]:g}, projection head "
-        f"{args.projection_layers} layers {hidden} -> {args.projection_dim} "
-        f"({'with' if args.head_batch_norm else 'no'} batch norm)",
+        training.simclr_objective_line(args, backbone.output_dim),
         training.optimizer_card_line(args, summary),
     ]
     card = {"card_sections": {"objective": objective}, "name": args.preset_name}

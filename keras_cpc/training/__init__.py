@@ -41,6 +41,7 @@ from keras_cpc.training.runs import (
     parse_run_flags,
     run_parser,
     run_record,
+    simclr_objective_line,
 )
 from keras_cpc.training.threads import (
     THREADS_ENV,
@@ -82,6 +83,7 @@ __all__ = [
     "run_parser",
     "run_record",
     "set_threads",
+    "simclr_objective_line",
     "source_version",
     "total_epoch_seconds",
     "training_state_variables",

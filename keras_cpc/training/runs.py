@@ -251,6 +251,39 @@ def run_record(script, argv, args, summary):
     }
 
 
+def simclr_objective_line(hyperparameters, feature_dim):
+    """The model card's SimCLR objective line, from a run's flags (a dict or a namespace).
+
+    Parts a run did not record (older presets) are left out.
+
+    Args:
+        hyperparameters: ``vars(args)`` of `examples/pretrain_simclr.py`, or the
+            ``hyperparameters`` of a preset's metadata.
+        feature_dim: the backbone's feature width, the head's hidden width by default.
+
+    Example:
+        >>> simclr_objective_line({"temperature": 0.5, "jitter_strength": 0.5}, 512)
+        '- Objective: SimCLR NT-Xent, temperature 0.5, colour strength 0.5'
+    """
+    h = dict(vars(hyperparameters) if hasattr(hyperparameters, "__dict__") else hyperparameters)
+    parts = [f"temperature {h['temperature']}", f"colour strength {h['jitter_strength']}"]
+    if "grayscale_probability" in h:
+        parts.append(f"grayscale p {h['grayscale_probability']:g}")
+    if "blur" in h:
+        parts.append(f"blur {'on' if h['blur'] else 'off'}")
+    if "crop_scale" in h:
+        low, high = h["crop_scale"]
+        parts.append(f"crops {h.get('crop_sampling', 'ours')} sampler, area {low:g}-{high:g}")
+    if "projection_layers" in h:
+        hidden = h.get("head_hidden") or feature_dim
+        norm = "with" if h.get("head_batch_norm", True) else "no"
+        parts.append(
+            f"projection head {h['projection_layers']} layers {hidden} -> "
+            f"{h['projection_dim']} ({norm} batch norm)"
+        )
+    return "- Objective: SimCLR NT-Xent, " + ", ".join(parts)
+
+
 def optimizer_card_line(args, summary):
     """The model card's line on optimiser and schedule, from the flags and the fit summary.
 

@@ -37,3 +37,26 @@ def test_run_record_has_portable_paths_and_no_verbosity(tmp_path, monkeypatch):
         "- Optimiser: sgd, peak 0.001875, weight decay 0.0005, batch 8, 2 epochs x 3 steps = "
         "6 steps, warmup 1.0 epoch(s) then cosine"
     )
+
+
+def test_simclr_objective_line_reads_flags_or_a_preset_record_alike():
+    import argparse
+
+    flags = {
+        "temperature": 0.5, "jitter_strength": 0.5, "grayscale_probability": 0.1,
+        "blur": False, "crop_scale": [0.2, 1.0], "crop_sampling": "official",
+        "projection_layers": 2, "projection_dim": 128, "head_hidden": None,
+        "head_batch_norm": False,
+    }  # fmt: skip
+    line = training.simclr_objective_line(flags, 512)
+    assert line == (
+        "- Objective: SimCLR NT-Xent, temperature 0.5, colour strength 0.5, grayscale p 0.1, "
+        "blur off, crops official sampler, area 0.2-1, projection head 2 layers 512 -> 128 "
+        "(no batch norm)"
+    )
+    assert training.simclr_objective_line(argparse.Namespace(**flags), 512) == line
+    # Records of older runs lack the later flags: those parts are left out, nothing invented.
+    old = {"temperature": 0.2, "jitter_strength": 1.0}
+    assert training.simclr_objective_line(old, 512) == (
+        "- Objective: SimCLR NT-Xent, temperature 0.2, colour strength 1.0"
+    )
