@@ -14,7 +14,8 @@ runs each backend in its own process; ``--threads`` applies
 Measured on the 2-core development machine (Xeon with AVX512-BF16, ``OMP_NUM_THREADS`` unset)
 on 2026-11-30, the machine shared with another developer's tests and benchmarks all along (one
 core busy most of the time), so single figures move by up to 2x between runs; the defaults are
-the sizes near the best in every run. simclr_resnet18_cifar10_gpu (ResNet-18 width 1, 32x32)
+the sizes near the best in every run. simclr_resnet18_cifar10_gpu (the former GPU preset; the
+same ResNet-18 width 1, 32x32, as today's simclr_resnet18_cifar10)
 images/s and cpc_gru_fsdd_8khz clips/s (1 s clips at 8 kHz). Runs 1 and 2: one pass of 1024
 images / 256 clips per size (before ``--rounds``; run 1 also overlapped our own test runs);
 run 3: ``python benchmarks/feature_batch_size.py --backends tensorflow,jax,torch --images 512
@@ -58,7 +59,7 @@ import time
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backends", default=None, help="comma list; one process each")
-    parser.add_argument("--preset", default="simclr_resnet18_cifar10_gpu", help="image preset")
+    parser.add_argument("--preset", default="simclr_resnet18_cifar10", help="image preset")
     parser.add_argument("--audio-preset", default="cpc_gru_fsdd_8khz", help="'' to skip audio")
     parser.add_argument("--batch-sizes", default="16,32,64,128,256,512")
     parser.add_argument("--audio-batch-sizes", default="16,32,64,128")

@@ -24,7 +24,7 @@ from keras_cpc.models import CPCBackbone, CPCPretrainer, ResNetBackbone, SimCLRP
 JIT = {"auto": "auto", "true": True, "false": False}
 INFERENCE_PRESETS = (
     "simclr_resnet18_cifar10_cpu",
-    "simclr_resnet18_cifar10_gpu",
+    "simclr_resnet18_cifar10",
     "cpc_gru_fsdd_8khz",
 )
 

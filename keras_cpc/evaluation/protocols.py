@@ -36,7 +36,7 @@ from keras_cpc.evaluation.report import describe_source, image_task_name, write_
 from keras_cpc.training.runs import dtype_policy_scope
 
 # Preferred defaults when no preset is named: the strongest shipped image preset first.
-DEFAULT_IMAGE_PRESETS = ("simclr_resnet18_cifar10_gpu", "simclr_resnet18_cifar10_cpu")
+DEFAULT_IMAGE_PRESETS = ("simclr_resnet18_cifar10", "simclr_resnet18_cifar10_cpu")
 DEFAULT_AUDIO_DATA = "~/data/fsdd/recordings"
 
 
@@ -45,7 +45,7 @@ def default_preset():
 
     Example:
         >>> default_preset()
-        'simclr_resnet18_cifar10_gpu'
+        'simclr_resnet18_cifar10'
     """
     from keras_cpc.presets import list_presets
 
