@@ -198,3 +198,38 @@ def update_moving_statistics(pending):
             batch = [mean for _, mean, _ in group] + list(variances)
             batch = [value.to(target.dtype) for value, target in zip(batch, moving)]
             torch._foreach_lerp_(moving, batch, 1.0 - momentum)
+
+
+def match_slot_layouts(optimizer):
+    """Store each optimizer slot (momentum, Adam's moments...) in its variable's memory order.
+
+    Keras' torch optimizers update all variables at once with torch's multi-tensor
+    (``torch._foreach_*``) kernels, which take their fast path only when the tensors of a call
+    share strides. A kernel stored in the convolution's order (`prepare_conv2d`) next to a
+    slot in default order sends the whole update down the per-tensor path: Keras' SGD with
+    momentum took 53-56 ms per step for SimCLR's ResNet-18 at width 1 (11.5 M parameters),
+    6 ms with matching slots, torch's own SGD 9 ms. Values are unchanged (the slots are
+    copied), and assigning or loading them later copies into the same memory.
+
+    Args:
+        optimizer: a built Keras optimizer (a `LossScaleOptimizer`'s inner one is matched).
+    """
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    references = getattr(optimizer, "_trainable_variables", None)
+    if not getattr(optimizer, "built", False) or not references:
+        return
+    # Slot lists hold one variable per trainable variable, in the same order (as Keras'
+    # `_get_variable_index` reads them): SGD's `momentums`, Adam's `_momentums`...
+    for slots in vars(optimizer).values():
+        if not isinstance(slots, list) or len(slots) != len(references):
+            continue
+        for reference, slot in zip(references, slots):
+            value, target = getattr(slot, "value", None), getattr(reference, "value", None)
+            if (
+                isinstance(value, torch.Tensor)
+                and isinstance(target, torch.Tensor)
+                and value.shape == target.shape
+                and value.stride() != target.stride()
+            ):
+                with torch.no_grad():
+                    value.data = torch.empty_like(target, dtype=value.dtype).copy_(value)

@@ -10,6 +10,7 @@ import numbers
 import keras
 
 from keras_cpc import presets as preset_utils
+from keras_cpc.models import train_function
 from keras_cpc.models.backbone import Backbone
 from keras_cpc.models.input_checks import InputChecks, check_backbone_modality
 
@@ -96,6 +97,12 @@ class Task(InputChecks, keras.Model):
         if metrics == "auto":
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def make_train_function(self, force=False):
+        # The backend's compiled step where it has one (JAX: variables in path order; torch:
+        # optimizer slots in the kernels' memory order), else Keras' own (train_function).
+        if not train_function.make_train_function(self, force):
+            super().make_train_function(force)
 
     # ---- serialisation -------------------------------------------------------------------
     def head_config(self):

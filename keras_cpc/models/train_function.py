@@ -2,9 +2,9 @@
 
 `make_train_function(model, force)` builds ``model.train_function`` as Keras' own does, through
 ``train_function_<backend>.py`` next to this module where that backend has one (JAX: the state
-in variable-path order), and returns False where Keras' own applies (every other backend, and
-the cases the backend module leaves to Keras). Models call it from their
-``make_train_function``.
+in variable-path order), and returns False where Keras' own applies (TensorFlow, the cases the
+backend module leaves to Keras, and PyTorch, whose module only gives the optimizer's slots the
+memory order of their variables first). Models call it from their ``make_train_function``.
 """
 
 from keras_cpc.backend_module import for_backend

@@ -105,3 +105,32 @@ def test_kernel_memory_order_survives_training_and_loading(tmp_path):
         kernel = native.layers[1].kernel.value
         assert kernel.permute(3, 2, 0, 1).is_contiguous(memory_format=torch.channels_last)
         assert kernel.grad is None or kernel.grad.stride() == kernel.stride()
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_optimizer_slots_take_their_variables_memory_order(optimizer):
+    # Keras' torch optimizers update every variable at once with torch's multi-tensor kernels,
+    # which keep their fast path only when the tensors of a call share strides: the models'
+    # step (train_function) gives each slot the memory order of its variable, values intact.
+    from keras_cpc.models import train_function
+
+    model = _model(native_layout, native_layout, CONVS[0])
+    if optimizer == "sgd":
+        opt = keras.optimizers.SGD(0.1, momentum=0.9)
+    else:
+        opt = keras.optimizers.Adam(1e-2)
+    model.compile(optimizer=opt, loss="mse")
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(4, 9, 9, 4)).astype("float32")
+    targets = rng.normal(size=(4, 3)).astype("float32")
+    model.train_on_batch(images, targets)  # builds the optimizer: Keras' slots
+    before = [keras.ops.convert_to_numpy(v) for v in opt.variables]
+    train_function.make_train_function(model, force=True)
+    for got, want in zip(opt.variables, before):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(got), want)
+    slot_lists = [opt.momentums] if optimizer == "sgd" else [opt._momentums, opt._velocities]
+    for slots in slot_lists:
+        for variable, slot in zip(opt._trainable_variables, slots):
+            if hasattr(variable.value, "stride"):  # torch tensors
+                assert slot.value.stride() == variable.value.stride(), variable.path
+    assert np.isfinite(model.train_on_batch(images, targets))
