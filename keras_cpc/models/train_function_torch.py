@@ -10,7 +10,12 @@ from keras_cpc.layers.native_layout_torch import match_slot_layouts
 
 
 def make_train_function(model, force=False):
-    """Match the optimizer's slot layouts; return False so that Keras builds its own step."""
-    if getattr(model, "optimizer", None) is not None:
-        match_slot_layouts(model.optimizer)
+    """Match the optimizer's slot layouts; return False so that Keras builds its own step.
+
+    Only when the step is (re)built: Keras asks for it before every ``train_on_batch``, and
+    the optimizer is built by then (`fit` and `train_on_batch` build it first).
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if (model.train_function is None or force) and optimizer is not None:
+        match_slot_layouts(optimizer)
     return False
