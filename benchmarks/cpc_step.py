@@ -9,6 +9,12 @@ Run one backend per process:
     KERAS_BACKEND=torch python benchmarks/cpc_step.py --config paper --window 20480 --steps 3
     KERAS_BACKEND=jax python benchmarks/cpc_step.py --config paper --steps 7 --bank-sizes 512
 
+``--matmul-floor`` also times the floor plus the multiply-adds of the default per-anchor scoring
+(every prediction against every frame through the predictor's factors, forward and backward, as
+`keras_cpc.losses.LinearPredictions.frame_major_scores` computes them) without the pick, masks
+or softmax: no exact per-anchor estimator, which scores each anchor against negatives drawn from
+every frame, can run faster than that on the backend.
+
 Both models run in one process with glibc keeping freed memory
 (`keras_cpc.training.keep_freed_memory`; ``--malloc default`` for glibc's own settings).
 
@@ -23,6 +29,7 @@ import time
 import keras
 import numpy as np
 
+from keras_cpc.losses import LinearPredictions
 from keras_cpc.models import CPCBackbone, CPCPretrainer
 
 CONFIGS = {
@@ -55,6 +62,30 @@ class FloorModel(keras.Model):
         return keras.ops.mean(keras.ops.square(y_pred))
 
 
+class MatmulFloorModel(FloorModel):
+    """The floor plus the dense per-anchor scoring's matmuls (forward and backward) alone."""
+
+    def __init__(self, backbone, prediction_steps, **kwargs):
+        super().__init__(backbone, **kwargs)
+        self.steps = prediction_steps
+        self.predictor = keras.layers.Dense(
+            prediction_steps * backbone.encoder_dim, use_bias=False, name="predictor_linear"
+        )
+        self.predictor.build((None, None, backbone.context_dim))
+
+    def call(self, inputs, training=None):
+        outputs = self.backbone.encode(inputs, training=training)
+        z, c = outputs["z"], outputs["c"]
+        predictions = LinearPredictions(c, self.predictor.kernel, self.steps)
+        scores = predictions.frame_major_scores(keras.ops.reshape(z, (-1, z.shape[-1])))
+        return c, scores
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        c, scores = y_pred
+        # A non-constant gradient for every score, so that both backward matmuls run in full.
+        return keras.ops.mean(keras.ops.square(c)) + 1e-6 * keras.ops.mean(keras.ops.square(scores))
+
+
 def _step_seconds(model, batch):
     start = time.perf_counter()
     logs = model.train_on_batch(batch, return_dict=True)
@@ -62,7 +93,9 @@ def _step_seconds(model, batch):
     return time.perf_counter() - start
 
 
-def run(name, steps, warmup, window=None, batch_size=None, malloc="default", banks=()):
+def run(
+    name, steps, warmup, window=None, batch_size=None, malloc="default", banks=(), matmuls=False
+):
     config = CONFIGS[name]
     batch_size = batch_size or config["batch_size"]
     window = window or config["window"]
@@ -71,11 +104,14 @@ def run(name, steps, warmup, window=None, batch_size=None, malloc="default", ban
     models = {}
     variants = {"cpc": {}, "cpc_shared": dict(share_negatives=True)}
     variants.update({f"cpc_bank{size}": dict(negative_bank_size=size) for size in banks})
-    for kind in ("floor", *variants):
+    kinds = ("floor", "matmul_floor") if matmuls else ("floor",)
+    for kind in (*kinds, *variants):
         keras.utils.set_random_seed(0)
         backbone = CPCBackbone(**config["backbone"])
         if kind == "floor":
             model = FloorModel(backbone)
+        elif kind == "matmul_floor":
+            model = MatmulFloorModel(backbone, config["pretrainer"]["prediction_steps"])
         else:
             model = CPCPretrainer(backbone, seed=0, **variants[kind], **config["pretrainer"])
         model.compile(optimizer=keras.optimizers.Adam(2e-4))
@@ -94,6 +130,11 @@ def run(name, steps, warmup, window=None, batch_size=None, malloc="default", ban
         f"{rate[f'cpc_bank{size}']:.2f} windows/s, ratio {floor / rate[f'cpc_bank{size}']:.3f}"
         for size in banks
     )
+    if matmuls:
+        bank_rates += (
+            f" | floor + the per-anchor scoring's matmuls alone {rate['matmul_floor']:.2f} "
+            f"windows/s, ratio {floor / rate['matmul_floor']:.3f}"
+        )
     print(
         f"backend={keras.backend.backend()} config={name} batch={batch_size} window={window} "
         f"malloc={malloc} "
@@ -119,6 +160,11 @@ def main():
         help="comma list: also time per-anchor negatives through a candidate bank of this many "
         "frames (CPCPretrainer negative_bank_size; the paper config has 8 x 128 frames)",
     )
+    parser.add_argument(
+        "--matmul-floor",
+        action="store_true",
+        help="also time the floor plus the dense per-anchor scoring's matmuls alone",
+    )
     args = parser.parse_args()
     malloc = "default"
     if args.malloc == "keep":
@@ -128,7 +174,16 @@ def main():
     names = ["small", "paper"] if args.config == "both" else [args.config]
     banks = [int(size) for size in args.bank_sizes.split(",") if size]
     for name in names:
-        run(name, args.steps, args.warmup, args.window, args.batch_size, malloc, banks)
+        run(
+            name,
+            args.steps,
+            args.warmup,
+            args.window,
+            args.batch_size,
+            malloc,
+            banks,
+            args.matmul_floor,
+        )
 
 
 if __name__ == "__main__":
