@@ -12,8 +12,9 @@ Run one backend per process:
 ``--matmul-floor`` also times the floor plus the multiply-adds of the default per-anchor scoring
 (every prediction against every frame through the predictor's factors, forward and backward, as
 `keras_cpc.losses.LinearPredictions.frame_major_scores` computes them) without the pick, masks
-or softmax: no exact per-anchor estimator, which scores each anchor against negatives drawn from
-every frame, can run faster than that on the backend.
+or softmax: what the default scoring cannot go below. (Gathering each anchor's negatives instead
+takes fewer multiply-adds but was slower on all three backends' CPU kernels; see
+`keras_cpc.losses.cpc`.)
 
 Both models run in one process with glibc keeping freed memory
 (`keras_cpc.training.keep_freed_memory`; ``--malloc default`` for glibc's own settings).
@@ -125,13 +126,13 @@ def run(
             times[kind].append(_step_seconds(model, batch))
     rate = {kind: batch_size / float(np.median(t)) for kind, t in times.items()}
     floor, cpc, shared = rate["floor"], rate["cpc"], rate["cpc_shared"]
-    bank_rates = "".join(
+    extra = "".join(
         f" | CPC per-anchor negatives through a bank of {size} frames "
         f"{rate[f'cpc_bank{size}']:.2f} windows/s, ratio {floor / rate[f'cpc_bank{size}']:.3f}"
         for size in banks
     )
     if matmuls:
-        bank_rates += (
+        extra += (
             f" | floor + the per-anchor scoring's matmuls alone {rate['matmul_floor']:.2f} "
             f"windows/s, ratio {floor / rate['matmul_floor']:.3f}"
         )
@@ -141,7 +142,7 @@ def run(
         f"timed_steps={steps} (median, interleaved) | floor (encoder+GRU, trivial loss) "
         f"{floor:.2f} windows/s | CPC per-anchor negatives {cpc:.2f} windows/s, ratio "
         f"{floor / cpc:.3f} | CPC shared negatives {shared:.2f} windows/s, ratio "
-        f"{floor / shared:.3f}{bank_rates}",
+        f"{floor / shared:.3f}{extra}",
         flush=True,
     )
 
